@@ -1,0 +1,1 @@
+"""BERT Playground's engine: everything the pages do, importable and testable without Streamlit."""

@@ -1,0 +1,288 @@
+"""Turn a model choice into a loaded tokenizer + model, once per process.
+
+A *choice* is a string: ``"embedded"`` (the offline default), a Hugging Face hub id such as
+``"bert-base-uncased"``, or a local folder (``"local:runs/my-model"`` or a path under one of the
+allowed model folders). Every model is loaded with its pretraining heads where it has them
+(``AutoModelForPreTraining``: MLM + NSP for BERT, MLM for DistilBERT/RoBERTa, MLM + SOP for
+ALBERT), so that attention, masked words and next-sentence pages share one copy.
+
+Never ``trust_remote_code``: only architectures that ship inside transformers load.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from core.errors import UserError
+
+EMBEDDED = "embedded"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUNS_DIR = Path(os.environ.get("BERT_PLAYGROUND_RUNS", PROJECT_ROOT / "runs"))
+
+HUB_PRESETS = {
+    "bert-base-uncased": "BERT base, uncased (Google, 110M parameters)",
+    "bert-base-cased": "BERT base, cased (Google, 108M parameters)",
+    "distilbert-base-uncased": "DistilBERT, 6 layers distilled from BERT base (66M)",
+    "roberta-base": "RoBERTa base: byte-level BPE, no NSP (125M)",
+    "albert-base-v2": "ALBERT base: shared layers, factorised embeddings (12M)",
+    "bert-base-multilingual-cased": "Multilingual BERT, 104 languages (178M)",
+}
+SUPPORTED_TYPES = ("bert", "distilbert", "roberta", "albert")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+# Head weights that do not belong to the encoder; NSP-like ones are named here, the rest are MLM.
+_NSP_KEYS = ("seq_relationship",)
+_SOP_KEYS = ("sop_classifier",)
+
+
+def allowed_model_dirs() -> list[Path]:
+    """Folders a local model may come from: the project's runs/ plus BERT_PLAYGROUND_MODEL_DIRS."""
+    extra = os.environ.get("BERT_PLAYGROUND_MODEL_DIRS", "")
+    dirs = [RUNS_DIR] + [Path(p) for p in extra.split(os.pathsep) if p]
+    return [d.resolve() for d in dirs]
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, else CPU (override with BERT_PLAYGROUND_DEVICE)."""
+    forced = os.environ.get("BERT_PLAYGROUND_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def is_offline() -> bool:
+    """True when the hub must not be asked (HF_HUB_OFFLINE) or cannot be reached."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return True
+    import socket
+
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=1.5).close()
+        return False
+    except OSError:
+        return True
+
+
+@dataclass
+class LoadedModel:
+    """A tokenizer and a model in eval mode, plus what the model can do."""
+
+    choice: str
+    source: str  # "embedded" | "hub" | "local"
+    tokenizer: object
+    model: torch.nn.Module
+    has_mlm: bool
+    has_nsp: bool
+    device: torch.device
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def encoder(self) -> torch.nn.Module:
+        """The bare encoder (BertModel, DistilBertModel, ...), without heads."""
+        return self.model.base_model
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def model_type(self) -> str:
+        return self.config.model_type
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def size_mb(self) -> float:
+        return sum(p.numel() * p.element_size() for p in self.model.parameters()) / 2**20
+
+    @property
+    def max_length(self) -> int:
+        limit = getattr(self.config, "max_position_embeddings", 512)
+        # RoBERTa reserves two positions for its padding offset.
+        return min(limit - 2 if self.model_type == "roberta" else limit, 512)
+
+    def summary(self) -> dict:
+        """Real sizes for diagrams and the sidebar."""
+        cfg = self.config
+        return {
+            "model": self.choice,
+            "type": self.model_type,
+            "layers": getattr(cfg, "num_hidden_layers", getattr(cfg, "n_layers", None)),
+            "hidden": getattr(cfg, "hidden_size", getattr(cfg, "dim", None)),
+            "heads": getattr(cfg, "num_attention_heads", getattr(cfg, "n_heads", None)),
+            "intermediate": getattr(cfg, "intermediate_size", getattr(cfg, "hidden_dim", None)),
+            "vocab": cfg.vocab_size,
+            "max_length": self.max_length,
+            "parameters": self.n_params,
+            "size_mb": round(self.size_mb, 1),
+            "mlm_head": self.has_mlm,
+            "nsp_head": self.has_nsp,
+            "device": str(self.device),
+        }
+
+
+def resolve_local(choice: str) -> Path | None:
+    """A local folder for `choice`, or None when it is not meant as one.
+
+    Raises UserError for a path outside the allowed folders or a folder that holds no model.
+    """
+    raw = choice[len("local:"):] if choice.startswith("local:") else choice
+    if not (choice.startswith("local:") or os.sep in raw or raw.startswith(".")):
+        return None
+    path = Path(raw)
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    path = path.resolve()
+    allowed = allowed_model_dirs()
+    if not any(path == d or d in path.parents for d in allowed):
+        shown = ", ".join(str(d) for d in allowed)
+        raise UserError(f"'{raw}' is outside the model folders this app may read ({shown}).")
+    if not (path / "config.json").is_file():
+        raise UserError(f"'{raw}' is not a model folder: it has no config.json.")
+    if not any((path / f).is_file() for f in ("model.safetensors", "model.safetensors.index.json")):
+        raise UserError(f"'{raw}' has no model.safetensors: only safetensors weights are loaded.")
+    return path
+
+
+def _head_flags(model, missing_keys) -> tuple[bool, bool, list[str]]:
+    """Which heads were really loaded, judged by the weights the checkpoint lacked."""
+    prefix = model.base_model_prefix + "."
+    head_missing = [k for k in missing_keys if not k.startswith(prefix) and "position_ids" not in k]
+    nsp_missing = any(any(n in k for n in _NSP_KEYS + _SOP_KEYS) for k in head_missing)
+    mlm_missing = any(not any(n in k for n in _NSP_KEYS + _SOP_KEYS) for k in head_missing)
+    has_nsp_module = hasattr(getattr(model, "cls", None), "seq_relationship")
+    notes = []
+    if getattr(model, "sop_classifier", None) is not None:
+        notes.append("ALBERT was pretrained on sentence order (SOP), not next-sentence prediction.")
+    return not mlm_missing, has_nsp_module and not nsp_missing, notes
+
+
+def _load_pretrained(path_or_id: str, **hub_kwargs):
+    from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(path_or_id, trust_remote_code=False, **hub_kwargs)
+    if config.model_type not in SUPPORTED_TYPES:
+        raise UserError(
+            f"'{path_or_id}' is a {config.model_type} model; this app supports "
+            f"{', '.join(SUPPORTED_TYPES)}."
+        )
+    tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False, **hub_kwargs)
+    model, info = AutoModelForPreTraining.from_pretrained(
+        path_or_id,
+        output_loading_info=True,
+        attn_implementation="eager",  # so that attention probabilities can be returned
+        trust_remote_code=False,
+        use_safetensors=True,
+        **hub_kwargs,
+    )
+    return tokenizer, model, info["missing_keys"]
+
+
+def load_model(choice: str = EMBEDDED, device: torch.device | None = None) -> LoadedModel:
+    """Load `choice` fresh (uncached). Raises UserError with a message fit for the user."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    device = device or pick_device()
+    choice = (choice or "").strip()
+    if not choice:
+        raise UserError("Choose a model: 'embedded' works offline.")
+    if choice == EMBEDDED:
+        from core.embedded import load_embedded
+
+        tokenizer, model, missing = load_embedded()
+        source = "embedded"
+    elif (local := resolve_local(choice)) is not None:
+        tokenizer, model, missing = _load_pretrained(str(local), local_files_only=True)
+        source = "local"
+    else:
+        if not _HUB_ID.match(choice):
+            raise UserError(f"'{choice}' is not a valid Hugging Face model id (like 'bert-base-uncased').")
+        try:
+            tokenizer, model, missing = _load_pretrained(choice)
+        except UserError:
+            raise
+        except (OSError, ValueError) as err:
+            if is_offline():
+                raise UserError(
+                    f"No internet: the hub model '{choice}' can't be downloaded; "
+                    "the embedded model works offline."
+                ) from err
+            raise UserError(f"'{choice}' could not be loaded from the hub: {str(err).splitlines()[0]}") from err
+        source = "hub"
+    has_mlm, has_nsp, notes = _head_flags(model, missing)
+    if not has_mlm:
+        notes.append("This model has no trained masked-word (MLM) head.")
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LoadedModel(choice, source, tokenizer, model, has_mlm, has_nsp, device, notes)
+
+
+class _ModelCache:
+    """A small thread-safe LRU of loaded models, so memory stays bounded with many choices."""
+
+    def __init__(self, max_models: int):
+        self.max_models = max_models
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, choice: str) -> LoadedModel:
+        with self._lock:
+            if choice in self._models:
+                self._models.move_to_end(choice)
+                return self._models[choice]
+            loaded = load_model(choice)
+            self._models[choice] = loaded
+            while len(self._models) > self.max_models:
+                self._models.popitem(last=False)
+            return loaded
+
+
+_cache = _ModelCache(int(os.environ.get("BERT_PLAYGROUND_MAX_MODELS", "3")))
+
+
+def get_model(choice: str = EMBEDDED) -> LoadedModel:
+    """The shared, cached model for `choice` (CLI and tests; pages use st.cache_resource)."""
+    return _cache.get(choice)
+
+
+def list_local_models() -> list[str]:
+    """`local:` choices for the model folders found under the allowed folders (fine-tunes...)."""
+    found = []
+    for root in allowed_model_dirs():
+        if root.is_dir():
+            for cfg in sorted(root.glob("*/config.json")):
+                if (cfg.parent / "model.safetensors").is_file():
+                    found.append(f"local:{cfg.parent}")
+    return found
+
+
+def environment_info() -> dict:
+    """What `python -m core info` reports."""
+    import platform
+
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": str(pick_device()),
+        "cuda": torch.cuda.is_available(),
+        "offline": is_offline(),
+        "models": [EMBEDDED, *HUB_PRESETS, *list_local_models()],
+        "default_model": EMBEDDED,
+    }

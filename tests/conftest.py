@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny models of every supported architecture, saved once per test session.
+
+The tiny models live under a temporary folder that is added to the allowed model folders, so
+they load through the same `local:` path as a user's fine-tuned model.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+_TINY_ROOT = Path(os.environ.setdefault("BERT_PLAYGROUND_TEST_MODELS", str(ROOT / "build" / "test-models")))
+os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = str(_TINY_ROOT)
+
+ARCHS = ("bert", "distilbert", "roberta", "albert")
+
+
+def tiny_choice(arch: str) -> str:
+    """The model choice string for a tiny model of `arch`, built on first use."""
+    from tiny_models import make_bert
+
+    folder = _TINY_ROOT / f"tiny-{arch}"
+    if not (folder / "model.safetensors").is_file():
+        make_bert(folder, arch)
+    return f"local:{folder}"
+
+
+@pytest.fixture(scope="session", params=ARCHS)
+def tiny_any(request) -> str:
+    """A tiny model choice, once per architecture."""
+    return tiny_choice(request.param)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert() -> str:
+    return tiny_choice("bert")

@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, tiny_choice
+from core.errors import UserError
+from core.models import EMBEDDED, get_model, load_model, resolve_local
+
+
+def test_tiny_models_load_with_their_heads(tiny_any):
+    m = load_model(tiny_any)
+    assert m.source == "local"
+    assert m.has_mlm, m.notes
+    assert m.has_nsp == (m.model_type == "bert")
+    assert not m.model.training
+    assert all(not p.requires_grad for p in m.model.parameters())
+    s = m.summary()
+    assert s["layers"] == 2 and s["heads"] == 4 and s["parameters"] == m.n_params > 0
+
+
+def test_embedded_model_is_the_real_minilm():
+    m = get_model(EMBEDDED)
+    s = m.summary()
+    assert (s["type"], s["layers"], s["hidden"], s["heads"], s["vocab"]) == ("bert", 6, 384, 12, 30522)
+    ids = m.tokenizer("hello world")["input_ids"]
+    assert m.tokenizer.convert_ids_to_tokens(ids) == ["[CLS]", "hello", "world", "[SEP]"]
+    assert get_model(EMBEDDED) is m  # cached once per process
+
+
+@pytest.mark.parametrize("bad, expected", [
+    ("", "Choose a model"),
+    ("not a valid id!!", "not a valid Hugging Face model id"),
+    ("local:../../etc", "outside the model folders"),
+    ("../../etc", "outside the model folders"),
+    ("/etc", "outside the model folders"),
+])
+def test_bad_choices_are_friendly(bad, expected):
+    with pytest.raises(UserError, match=expected):
+        load_model(bad)
+
+
+def test_hub_model_offline_says_so(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match="No internet: the hub model 'bert-base-uncased'"):
+        load_model("bert-base-uncased")
+
+
+def test_non_model_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", str(tmp_path))
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(UserError, match="no config.json"):
+        resolve_local(f"local:{tmp_path / 'notes'}")
+
+
+def test_pickle_only_checkpoint_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", str(tmp_path))
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    torch.save({"x": torch.zeros(1)}, folder / "pytorch_model.bin")
+    with pytest.raises(UserError, match="only safetensors"):
+        load_model(f"local:{folder}")
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_cli_info_json():
+    out = run_cli("info", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["device"] == "cpu" and info["offline"] is True
+    assert info["models"][0] == "embedded" and "bert-base-uncased" in info["models"]
+
+
+def test_cli_errors_are_one_line():
+    out = run_cli("no-such-command")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -1,0 +1,89 @@
+"""Tiny random BERT-family models saved to folders, so tests run offline on every architecture."""
+from __future__ import annotations
+
+from pathlib import Path
+
+CORPUS = [
+    "the cat sat on the mat .",
+    "a dog ran in the park and the cat watched .",
+    "paris is the capital of france .",
+    "the river bank was muddy after the rain .",
+    "she went to the bank to get some money .",
+    "i loved this film , it was wonderful .",
+    "the food was cold and the service was slow .",
+    "students learn how attention works in transformers .",
+    "the quick brown fox jumps over the lazy dog .",
+    "we are playing with models that read sentences .",
+] * 3
+WORDS = sorted({w for line in CORPUS for w in line.split()})
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+             max_position_embeddings=64)
+
+
+def _wordpiece_vocab() -> list[str]:
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'")
+    return BERT_SPECIALS + WORDS + chars + ["##" + c for c in chars] + ["##s", "##ing", "##ed"]
+
+
+def make_bert(folder: Path, arch: str = "bert", seed: int = 0) -> Path:
+    """Save a tiny random model of `arch` (bert, distilbert, roberta, albert) with its tokenizer."""
+    import torch
+    from transformers import (AlbertConfig, AlbertForPreTraining, BertConfig, BertForPreTraining,
+                              BertTokenizer, DistilBertConfig, DistilBertForMaskedLM,
+                              DistilBertTokenizer, RobertaConfig, RobertaForMaskedLM)
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    if arch in ("bert", "distilbert"):
+        vocab = folder / "vocab.txt"
+        vocab.write_text("\n".join(_wordpiece_vocab()) + "\n")
+        tok_cls = BertTokenizer if arch == "bert" else DistilBertTokenizer
+        tokenizer = tok_cls(vocab_file=str(vocab), do_lower_case=True)
+        if arch == "bert":
+            model = BertForPreTraining(BertConfig(vocab_size=len(tokenizer), **SMALL))
+        else:
+            model = DistilBertForMaskedLM(DistilBertConfig(
+                vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                max_position_embeddings=64))
+    elif arch == "roberta":
+        tokenizer = _roberta_tokenizer(folder)
+        model = RobertaForMaskedLM(RobertaConfig(
+            vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **{**SMALL, "max_position_embeddings": 66}))
+    elif arch == "albert":
+        tokenizer = _albert_tokenizer(folder)
+        model = AlbertForPreTraining(AlbertConfig(
+            vocab_size=len(tokenizer), embedding_size=16, **SMALL))
+    else:
+        raise ValueError(arch)
+    model.eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _roberta_tokenizer(folder: Path):
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=400, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(folder))
+    return RobertaTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+
+
+def _albert_tokenizer(folder: Path):
+    import io
+
+    import sentencepiece as spm
+    from transformers import AlbertTokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=80, model_type="unigram",
+        user_defined_symbols=["[MASK]", "[CLS]", "[SEP]"], pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+        minloglevel=2)
+    path = folder / "spiece.model"
+    path.write_bytes(model.getvalue())
+    return AlbertTokenizer(vocab_file=str(path))
