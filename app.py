@@ -1,0 +1,28 @@
+"""BERT Playground: page config, navigation over the pages, and the shared sidebar."""
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(page_title="BERT Playground", page_icon="🧸", layout="wide")
+
+from pages._common import sidebar  # noqa: E402  (after set_page_config)
+
+ROOT = Path(__file__).parent
+# The course order. A page appears once its script exists.
+PAGES = [
+    ("pages/home.py", "Home", "🏠"),
+    ("pages/tokens.py", "Tokens & embeddings", "🔤"),
+    ("pages/attention.py", "Attention", "👀"),
+    ("pages/masked.py", "Masked words & NSP", "🎭"),
+    ("pages/inside_bert.py", "Inside BERT", "🔬"),
+    ("pages/augment.py", "Augmentation", "🧪"),
+    ("pages/finetune.py", "Fine-tuning", "🏋️"),
+    ("pages/lab.py", "Pretraining lab", "🧫"),
+]
+
+navigation = st.navigation(
+    [st.Page(path, title=title, icon=icon, default=(i == 0))
+     for i, (path, title, icon) in enumerate(PAGES) if (ROOT / path).is_file()]
+)
+sidebar()
+navigation.run()

@@ -1,0 +1,35 @@
+"""Plotly figures, one module per page topic; shared building blocks live here."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def heatmap(matrix, x_labels=None, y_labels=None, title: str = "", colorscale: str = "Blues",
+            zmin=None, zmax=None, hover: str = "%{y} → %{x}: %{z:.3f}", height: int | None = None) -> go.Figure:
+    """A labelled heatmap (rows top to bottom) with the matrix shape in the title.
+
+    Duplicate tick labels (the same token twice) are made unique by their position so plotly
+    does not merge the rows.
+    """
+    z = np.asarray(matrix, dtype=float)
+    xs = unique_labels(x_labels) if x_labels is not None else None
+    ys = unique_labels(y_labels) if y_labels is not None else None
+    shape = " × ".join(str(d) for d in z.shape)
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale=colorscale, zmin=zmin, zmax=zmax,
+                               hovertemplate=hover + "<extra></extra>"))
+    fig.update_layout(title=f"{title} <sub>({shape})</sub>" if title else None,
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def unique_labels(labels) -> list[str]:
+    """['the', 'cat', 'the'] -> ['the', 'cat', 'the·2']: plotly merges equal category labels."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        label = str(label)
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}·{seen[label]}")
+    return out

@@ -1,0 +1,44 @@
+"""Home: what BERT is, what each page teaches, and the selected model drawn to scale."""
+import streamlit as st
+
+from core.diagram import architecture_dot
+from pages._common import current_model
+
+st.title("🧸 BERT Playground")
+st.markdown(
+    """
+**BERT** (Bidirectional Encoder Representations from Transformers, Devlin et al. 2018) reads a
+whole sentence at once and turns every token into a vector that depends on *all* the other
+tokens, left and right. It learned this by two games played on billions of words:
+**guess the hidden word** (masked language modelling) and **does sentence B follow sentence A?**
+(next-sentence prediction). Fine-tuned with a small labelled dataset, the same network
+classifies sentiment, answers questions and tags names.
+
+This playground opens the box. Every page works offline with the embedded model, a real
+pretrained 6-layer BERT; pick a hub model in the sidebar when you are online.
+"""
+)
+
+model = current_model()
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("The model you picked, to scale")
+    st.graphviz_chart(architecture_dot(model.summary()), width="stretch")
+with right:
+    st.subheader("What each page teaches")
+    st.markdown(
+        """
+- **Tokens & embeddings** — what BERT actually reads: WordPiece pieces, segment and position
+  ids, and how the same word gets different vectors in different sentences.
+- **Attention** — every head of every layer, what patterns heads learn, which heads link two words.
+- **Masked words & NSP** — BERT's two pretraining games, with probabilities you can poke at.
+- **Inside BERT** — your sentence through a from-scratch BERT, one equation at a time.
+- **Augmentation** — making small datasets bigger with typos, synonyms and BERT itself.
+- **Fine-tuning** — turn the encoder into a classifier, live, on CPU or GPU.
+- **Pretraining lab** — train a tiny BERT from scratch, distil, prune and ensemble.
+"""
+    )
+    s = model.summary()
+    st.metric("Parameters", f"{s['parameters'] / 1e6:.1f}M")
+    st.caption(f"{s['layers']} layers · hidden size {s['hidden']} · {s['heads']} heads · "
+               f"vocabulary {s['vocab']:,} · at most {s['max_length']} tokens")
