@@ -50,22 +50,31 @@ def _label(option: str) -> str:
     return option
 
 
+def _choose(value: str) -> None:
+    """Make `value` the session's model; the two "type it in" options wait for the text box."""
+    if value and value not in ("local:", OTHER_HUB, LOCAL):
+        st.session_state[_KEY] = value
+
+
 def sidebar() -> None:
     """The model picker and what is loaded, shown on every page."""
     with st.sidebar:
         st.header("Model")
         options = [EMBEDDED, *HUB_PRESETS, *list_local_models(), OTHER_HUB, LOCAL]
-        picked = st.selectbox("Model", options, format_func=_label, key="model_picker",
-                              help="The embedded model works offline. Hub models need internet.")
-        choice = picked
+        current = model_choice()
+        picked = st.selectbox(
+            "Model", options, format_func=_label, key="model_picker",
+            index=options.index(current) if current in options else options.index(OTHER_HUB),
+            on_change=lambda: _choose(st.session_state.model_picker),
+            help="The embedded model works offline. Hub models need internet.")
         if picked == OTHER_HUB:
-            choice = st.text_input("Hub id", placeholder="e.g. prajjwal1/bert-tiny").strip()
+            st.text_input("Hub id", placeholder="e.g. prajjwal1/bert-tiny", key="hub_id",
+                          on_change=lambda: _choose(st.session_state.hub_id.strip()))
         elif picked == LOCAL:
-            choice = "local:" + st.text_input("Folder (under runs/)", placeholder="runs/my-model").strip()
-        if picked in HUB_PRESETS:
+            st.text_input("Folder (under runs/)", placeholder="runs/my-model", key="local_dir",
+                          on_change=lambda: _choose("local:" + st.session_state.local_dir.strip()))
+        elif picked in HUB_PRESETS:
             st.caption(HUB_PRESETS[picked])
-        if choice and choice != "local:":
-            st.session_state[_KEY] = choice
         loaded = get_loaded(model_choice())
         if loaded is None:
             st.session_state[_KEY] = EMBEDDED

