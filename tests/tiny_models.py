@@ -39,7 +39,7 @@ def make_bert(folder: Path, arch: str = "bert", seed: int = 0) -> Path:
         vocab = folder / "vocab.txt"
         vocab.write_text("\n".join(_wordpiece_vocab()) + "\n")
         tok_cls = BertTokenizer if arch == "bert" else DistilBertTokenizer
-        tokenizer = tok_cls(vocab_file=str(vocab), do_lower_case=True)
+        tokenizer = tok_cls(vocab=str(vocab), do_lower_case=True)  # vocab_file= is ignored in transformers 5
         if arch == "bert":
             model = BertForPreTraining(BertConfig(vocab_size=len(tokenizer), **SMALL))
         else:
@@ -64,13 +64,16 @@ def make_bert(folder: Path, arch: str = "bert", seed: int = 0) -> Path:
 
 def _roberta_tokenizer(folder: Path):
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaTokenizerFast
+    from transformers import RobertaTokenizer
 
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(CORPUS, vocab_size=400, min_frequency=1,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    vocab = bpe.get_vocab()
     bpe.save_model(str(folder))
-    return RobertaTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    merges = [tuple(line.split()) for line in (folder / "merges.txt").read_text().splitlines()[1:] if line]
+    # transformers 5 ignores vocab_file/merges_file here: pass the vocabulary itself.
+    return RobertaTokenizer(vocab=vocab, merges=merges)
 
 
 def _albert_tokenizer(folder: Path):
@@ -84,6 +87,6 @@ def _albert_tokenizer(folder: Path):
         sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=80, model_type="unigram",
         user_defined_symbols=["[MASK]", "[CLS]", "[SEP]"], pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
         minloglevel=2)
-    path = folder / "spiece.model"
-    path.write_bytes(model.getvalue())
-    return AlbertTokenizer(vocab_file=str(path))
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    # transformers 5 builds ALBERT's Unigram tokenizer from (piece, score) pairs.
+    return AlbertTokenizer(vocab=[(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())])

@@ -1,0 +1,116 @@
+"""Latency per sentence: our batched fill-mask (the code behind `fill-mask --file`) vs
+`transformers.pipeline("fill-mask")` on the same weights and sentences, in one process.
+
+    python bench/bench_fill_mask.py [--model embedded] [--sentences 64] [--repeats 3]
+
+Ratio = ours / pipeline; below 1 means we are faster. If the model's MLM head is not trained yet
+(the embedded model before its heads land) the head's weights are random: the timing is the same
+as for a trained head of that size, and the script says so.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TEMPLATES = [
+    "The capital of France is [MASK].",
+    "She went to the [MASK] to get some money.",
+    "The cat sat on the [MASK] and watched the birds outside the window.",
+    "I loved this film, it was [MASK] from start to finish.",
+    "The food was [MASK] and the service was slow, so we left early.",
+    "Students learn how [MASK] works in transformers by playing with small models.",
+    "The quick brown [MASK] jumps over the lazy dog.",
+    "After the rain the river [MASK] was muddy and the path was [MASK].",
+    "He plays the [MASK] in a band that tours every summer across Europe and North America.",
+    "Water boils at one hundred degrees [MASK] at sea level.",
+    "The [MASK] of the company announced record profits on [MASK].",
+    "My favourite [MASK] is pizza with extra cheese.",
+    "They [MASK] the match after a long and exhausting final set.",
+    "Paris is to France what [MASK] is to Italy.",
+    "The doctor told him to take the [MASK] twice a day with food.",
+    "It was a dark and [MASK] night, and the wind howled through the trees.",
+]
+
+
+def sentences(n: int) -> list[str]:
+    return [TEMPLATES[i % len(TEMPLATES)] for i in range(n)]
+
+
+def as_masked_lm(loaded):
+    """A *ForMaskedLM copy of the same weights, the model class the pipeline expects."""
+    from transformers import AutoModelForMaskedLM
+
+    mlm = AutoModelForMaskedLM.from_config(loaded.config, attn_implementation=loaded.config._attn_implementation)
+    missing = mlm.load_state_dict(loaded.model.state_dict(), strict=False).missing_keys
+    if missing:
+        raise SystemExit(f"cannot copy the weights into {type(mlm).__name__}: missing {missing[:3]}")
+    return mlm.to(loaded.device).eval()
+
+
+def best_of(repeats: int, fn) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--top-k", type=int, default=5)
+    args = parser.parse_args()
+
+    import torch
+    from transformers import pipeline
+
+    from core.masked import fill_masks, prepare
+    from core.models import get_model
+
+    loaded = get_model(args.model)
+    head = "trained"
+    if not loaded.has_mlm:  # same weights and sizes; only the refusal is lifted, nothing is changed
+        loaded = dataclasses.replace(loaded, has_mlm=True)
+        head = "RANDOM (untrained) — timing only, predictions meaningless"
+    texts = sentences(args.sentences)
+    pipe = pipeline("fill-mask", model=as_masked_lm(loaded), tokenizer=loaded.tokenizer, device=loaded.device)
+
+    def ours():
+        return fill_masks(loaded, [prepare(loaded, t) for t in texts], top_k=args.top_k)
+
+    def reference(batch_size: int):
+        return pipe(texts, top_k=args.top_k, batch_size=batch_size)
+
+    # Same answers first (top-1 of every mask), then warm up and time.
+    mine = [p[0].token_id for r in ours() for p in r.predictions]
+    theirs = []
+    for out in reference(1):
+        theirs += [out[0]["token"]] if isinstance(out[0], dict) else [o[0]["token"] for o in out]
+    assert mine == theirs, "our predictions differ from the pipeline's"
+
+    t_ours = best_of(args.repeats, ours)
+    t_pipe = best_of(args.repeats, lambda: reference(1))
+    t_pipe32 = best_of(args.repeats, lambda: reference(32))
+    n = len(texts)
+    s = loaded.summary()
+    print(f"model: {loaded.choice} ({s['type']}, {s['layers']} layers, hidden {s['hidden']}, "
+          f"vocab {s['vocab']:,}); MLM head: {head}")
+    print(f"device: {loaded.device}, torch threads: {torch.get_num_threads()}, {n} sentences, "
+          f"{len(mine)} masks, top-k {args.top_k}, best of {args.repeats}")
+    print(f"ours (fill-mask --file code, batched):     {1000 * t_ours / n:8.2f} ms/sentence")
+    print(f"pipeline('fill-mask'), default batch 1:   {1000 * t_pipe / n:8.2f} ms/sentence")
+    print(f"pipeline('fill-mask'), batch_size=32:     {1000 * t_pipe32 / n:8.2f} ms/sentence")
+    print(f"ratio ours / pipeline (default):   {t_ours / t_pipe:.3f}")
+    print(f"ratio ours / pipeline (batch 32):  {t_ours / t_pipe32:.3f}")
+
+
+if __name__ == "__main__":
+    main()

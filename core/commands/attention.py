@@ -1,0 +1,36 @@
+"""`python -m core attention TEXT [--pair TEXT_B] [--model M] --json`: per-head attention statistics."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("attention", help="attention statistics of every head for a sentence (or a pair)")
+    p.add_argument("text", help="the sentence (sentence A of a pair)")
+    p.add_argument("--pair", default=None, help="an optional second sentence (sentence B)")
+    p.add_argument("--model", default="embedded", help="model choice: embedded, a hub id or local:<folder>")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from core.attention import STATS, compute_attention, result_stats, stats_records, top_head
+    from core.models import get_model
+
+    result = compute_attention(get_model(args.model), args.text, args.pair)
+    if result.notice:
+        print(f"note: {result.notice}", file=sys.stderr)
+    stats = result_stats(result)
+    if args.json:
+        print(json.dumps({"tokens": result.tokens, "layers": result.layers, "heads": result.heads,
+                          "stats": stats_records(stats)}))
+        return 0
+    print(f"{result.n} tokens: {' '.join(result.tokens)}")
+    print(f"{result.layers} layers x {result.heads} heads. Most extreme heads:")
+    for name in STATS:
+        layer, head, value = top_head(stats, name, lowest=(name == "entropy"))
+        kind = "lowest" if name == "entropy" else "highest"
+        print(f"  {name:>8} ({kind}): layer {layer} head {head} = {value:.3f}")
+    return 0

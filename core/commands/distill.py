@@ -1,0 +1,101 @@
+"""`python -m core distill --teacher DIR --student-layers K ... --json`: distil a fine-tuned classifier.
+
+The student keeps K of the teacher's encoder layers and learns from its temperature-softened
+probabilities plus the gold labels; the same student trained on labels alone is the baseline.
+`--train builtin` uses the built-in sentiment train split (validation split picks the best epoch);
+`--eval builtin` scores everything on its test split. With `--json` stdout is
+{"rows": [{"model", "layers", "accuracy", "f1", "parameters", "size_mb", "latency_ms", "speedup"}, ...],
+"config": {...}, "out": folder or null}.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("distill", help="distil a fine-tuned classifier into a smaller student")
+    p.add_argument("--teacher", required=True, help="a fine-tuned classifier folder (e.g. runs/NAME)")
+    p.add_argument("--student-layers", type=int, default=2, help="encoder layers the student keeps")
+    p.add_argument("--layer-choice", default="spread", choices=["spread", "first"],
+                   help="keep K layers spread over the depth (first and last included), or the first K")
+    add_data_arguments(p, train=True)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T of the soft targets")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's soft targets (0..1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-baseline", action="store_true", help="skip training the student alone")
+    p.add_argument("--out", help="save the distilled student to this folder")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def add_data_arguments(p, train: bool) -> None:
+    if train:
+        p.add_argument("--train", default="builtin", help="training CSV, or 'builtin' (built-in sentiment)")
+    p.add_argument("--eval", default="builtin", help="evaluation CSV, or 'builtin' (built-in sentiment, test split)")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+
+
+def load_data(args, label_names=None):
+    """(train, validation, test) for distill; (None, None, test) when there is no --train."""
+    from core.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
+
+    train = validation = None
+    if getattr(args, "train", None) == BUILTIN:
+        train = builtin_sentiment("train", label_names)
+        validation = builtin_sentiment("validation", train.label_names)
+    elif getattr(args, "train", None):
+        train = read_labelled_csv(args.train, args.text_column, args.label_column, label_names, name=f"'{args.train}'")
+        train, validation = split_validation(train, 0.2, getattr(args, "seed", 0))
+    names = train.label_names if train is not None else label_names
+    if args.eval == BUILTIN:
+        test = builtin_sentiment("test", names)
+    else:
+        test = read_labelled_csv(args.eval, args.text_column, args.label_column, names, name=f"'{args.eval}'")
+    return train, validation, test
+
+
+class StderrReporter:
+    """Progress on stderr (stdout is for the result): messages that are not per-step."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def report(self, progress=None, message=None, **event) -> None:
+        if self.enabled and message and event.get("type") != "step":
+            print(message, file=sys.stderr, flush=True)
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+def run(args) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from core.distill import DistillConfig, distill, load_teacher, to_json
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+    tokenizer, teacher = load_teacher(args.teacher)
+    label_names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
+    train, validation, test = load_data(args, label_names)
+    config = DistillConfig(student_layers=args.student_layers, layer_choice=args.layer_choice,
+                           temperature=args.temperature, alpha=args.alpha, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed)
+    result = distill(teacher, tokenizer, train, validation, test, config, StderrReporter(not args.quiet),
+                     baseline=not args.no_baseline, out_dir=args.out, teacher_name="teacher")
+    if args.json:
+        print(to_json(result))
+    else:
+        for row in result["rows"]:
+            print(f"{row['model']:<22} layers {row['layers']:>2}  accuracy {row['accuracy']:.3f}  "
+                  f"size {row['size_mb']:7.1f} MB  latency {row['latency_ms']:7.2f} ms  x{row['speedup']}")
+        if result["out"]:
+            print(f"student saved to {result['out']}")
+    return 0

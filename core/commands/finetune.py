@@ -1,0 +1,111 @@
+"""`python -m core finetune --train T.csv --eval E.csv ... --json`: fine-tune a classifier.
+
+`--train builtin` / `--eval builtin` use the built-in sentiment dataset's train / validation
+splits; without `--eval`, 20% of the training rows are held out. Runs the same under
+`accelerate launch [--cpu --num_processes N] -m core finetune ...`: only the main process saves
+and prints. The last stdout line with `--json` is
+{"accuracy", "f1", "train_s", "train_samples_per_s", "out"} on the evaluation data, best checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def register(sub) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a model as a text classifier (CSV or built-in data)")
+    p.add_argument("--train", required=True, help="training CSV, or 'builtin' (built-in sentiment, train split)")
+    p.add_argument("--eval", help="evaluation CSV, or 'builtin' (validation split); default: 20%% of --train")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--model", default="embedded", help="embedded, a hub id, or local:runs/NAME")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--patience", type=int, default=0, help="evaluations without improvement before stopping (0: off)")
+    p.add_argument("--eval-every", type=int, default=0, help="optimizer steps between evaluations (0: each epoch)")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--warmup", type=float, default=0.1, help="warmup as a fraction of all steps")
+    p.add_argument("--precision", default="auto", choices=["auto", "no", "bf16", "fp16"])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", help="output folder (default runs/<model>-<data>-<time>)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run)
+
+
+def load_data(args):
+    """(train, eval) LabelledTexts from the arguments."""
+    from core.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
+
+    if args.train == BUILTIN:
+        train = builtin_sentiment("train")
+    else:
+        train = read_labelled_csv(args.train, args.text_column, args.label_column, name=f"'{args.train}'")
+    if args.eval == BUILTIN:
+        evaluation = builtin_sentiment("validation", train.label_names)
+    elif args.eval:
+        evaluation = read_labelled_csv(args.eval, args.text_column, args.label_column, train.label_names,
+                                       name=f"'{args.eval}'")
+    elif args.train == BUILTIN:
+        evaluation = builtin_sentiment("validation", train.label_names)
+    else:
+        train, evaluation = split_validation(train, 0.2, args.seed)
+    return train, evaluation
+
+
+class StderrReporter:
+    """Progress lines on stderr (stdout stays for the result): every eval and ~10 step lines."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.every = 1
+
+    def report(self, progress=None, message=None, **event) -> None:
+        kind = event.get("type")
+        if kind == "start":
+            self.every = max(1, event["steps"] // 10)
+        if self.enabled and message and (kind != "step" or event["step"] % self.every == 0):
+            print(message, file=sys.stderr, flush=True)
+
+    def check_cancelled(self) -> None:
+        pass
+
+
+def default_out(model: str, train: str):
+    from pathlib import Path
+
+    from core.models import RUNS_DIR
+
+    clean = lambda s: "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(s.removeprefix("local:")).stem)[:40]  # noqa: E731
+    return RUNS_DIR / f"{clean(model)}-{clean(train)}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run(args) -> int:
+    import torch
+
+    from core.trainer import TrainConfig, finetune, sensible_threads
+
+    torch.set_num_threads(sensible_threads())
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
+                         grad_accum=args.grad_accum, patience=args.patience, eval_every=args.eval_every,
+                         weight_decay=args.weight_decay, warmup_ratio=args.warmup, precision=args.precision,
+                         seed=args.seed)
+    config.validate()
+    train, evaluation = load_data(args)
+    out = args.out or default_out(args.model, args.train)
+    # Accelerate decides which process is the main one only once the trainer starts it.
+    main = int(os.environ.get("RANK", "0")) == 0
+    result = finetune(args.model, train, evaluation, config, StderrReporter(main and not args.quiet), out)
+    if result.main_process:
+        summary = result.summary()
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            for key, value in summary.items():
+                print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,438 @@
+"""Pretraining lab: how BERT is pretrained, then made smaller (distillation, pruning) and better (ensembles)."""
+from __future__ import annotations
+
+import re
+from uuid import uuid4
+
+import pandas as pd
+import streamlit as st
+
+from core.datasets import builtin_sentiment
+from core.distill import DistillConfig, distill, list_classifiers, load_teacher
+from core.ensemble import evaluate_members, report, train_members
+from core.errors import UserError
+from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
+                              pruning_curve, student_training)
+from core.jobs import JOBS
+from core.lab_pretrain import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
+from core.models import RUNS_DIR
+
+session = st.session_state.setdefault("session_id", uuid4().hex)
+
+st.title("🧫 Pretraining lab")
+st.markdown(
+    "How BERT learns language in the first place, and the three tricks practitioners use afterwards: "
+    "**distillation** (a small model imitates a big one), **pruning** (cut what the model does not need) "
+    "and **ensembles** (several models vote). Everything trains here, on this machine, while you watch; "
+    "long work runs in the background and can be cancelled.")
+
+tab_pretrain, tab_distill, tab_prune, tab_ensemble = st.tabs(
+    ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles"])
+
+
+def latest(events: list[dict], kind: str) -> dict | None:
+    return next((e for e in reversed(events) if e.get("type") == kind), None)
+
+
+def valid_name(name: str) -> str:
+    clean = name.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", clean):
+        raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
+    if (RUNS_DIR / clean).exists():
+        raise UserError(f"runs/{clean} already exists: choose another name.")
+    return clean
+
+
+def start(key: str, kind: str, work) -> None:
+    """Submit `work` as this session's job and remember it under `key`; explain a refusal."""
+    try:
+        st.session_state[key] = JOBS.submit(kind, session, work).id
+    except UserError as err:
+        st.error(str(err))
+
+
+def job_panel(key: str, live, finished) -> None:
+    """Progress, cancel and live view of the job under `key`; `finished(job)` once it is done."""
+    job = JOBS.get(st.session_state.get(key))
+    if job is None:
+        return
+    events = list(job.events)
+    if not job.done:
+        eta = job.eta_seconds()
+        st.progress(job.progress, text=(job.message or "Working…") + (f" · about {eta:.0f} s left" if eta else ""))
+        if st.button("⏹ Cancel", key=f"{key}_cancel"):
+            job.cancel()
+            st.caption("Cancelling after the current step…")
+        live(events)
+        return
+    if st.session_state.get(f"{key}_shown") != job.id:
+        st.session_state[f"{key}_shown"] = job.id
+        st.rerun()  # the whole page: the sidebar lists new models and the fragment stops polling
+    if job.status == "cancelled":
+        st.warning(job.message)
+    elif job.status == "failed":
+        st.error(job.error)
+    else:
+        finished(job)
+
+
+def running(key: str) -> bool:
+    job = JOBS.get(st.session_state.get(key))
+    return job is not None and not job.done
+
+
+classifiers = list_classifiers()
+by_choice = {c["choice"]: c for c in classifiers}
+
+
+def classifier_label(choice: str) -> str:
+    c = by_choice[choice]
+    return f"{c['name']} · {c['type']} · {c['layers']} layers · labels {', '.join(c['labels'])}"
+
+
+# ===================================================================================== pretrain
+with tab_pretrain:
+    st.markdown(
+        "BERT starts as random numbers. It learns by playing two games on plain text, millions of times: "
+        "**masked words** (15% of the tokens are hidden: 80% become `[MASK]`, 10% a random word, 10% stay; "
+        "guess them) and **next sentence** (is sentence B the one that really followed A?). Here you "
+        "pretrain a tiny BERT the same way. Watch what it guesses: first the most common tokens "
+        "(`.`, `the`, `a`), then words that fit the grammar, much later words that fit the meaning.")
+    c = st.columns(4)
+    layers = c[0].slider("Layers", 1, 6, 2, key="pt_layers")
+    hidden = c[1].select_slider("Hidden size", [32, 64, 128, 256], 64, key="pt_hidden")
+    heads = c[2].select_slider("Heads", [h for h in (1, 2, 4, 8) if hidden % h == 0], 2, key="pt_heads")
+    steps = c[3].number_input("Steps", 10, 20_000, 300, step=50, key="pt_steps")
+    c = st.columns(4)
+    batch = c[0].select_slider("Batch size", [4, 8, 16, 32, 64], 16, key="pt_batch")
+    max_len = c[1].select_slider("Max length", [32, 64, 128], 64, key="pt_maxlen")
+    lr = c[2].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], 1e-3, key="pt_lr", format_func=lambda v: f"{v:g}")
+    docs = c[3].number_input("Documents used", 50, 20_000, 3000, step=500, key="pt_docs",
+                             help="Fewer documents start faster; more give it more to learn.")
+    corpus = st.radio("Text", ["Built-in: WordNet definitions and examples (offline)", "Upload a .txt file"],
+                      key="pt_corpus", horizontal=True)
+    upload = None
+    if corpus.startswith("Upload"):
+        upload = st.file_uploader("Plain text, paragraphs separated by blank lines (at most 5 MB)", type=["txt"],
+                                  key="pt_upload")
+    samples = st.text_area("Sentences to watch (one per line, each with [MASK])", "\n".join(DEFAULT_SAMPLES),
+                           key="pt_samples", height=120, max_chars=2_000)
+    st.session_state.setdefault("pt_name", f"scratch-bert-{uuid4().hex[:4]}")
+    name = st.text_input("Save as runs/…", key="pt_name", max_chars=60)
+    spec = ScratchSpec(layers=layers, hidden=hidden, heads=heads, steps=int(steps), batch_size=batch,
+                       max_length=max_len, lr=lr, max_documents=int(docs))
+    st.caption(f"About {(30522 * hidden + layers * 12 * hidden * hidden) / 1e6:.1f}M parameters, most of them the "
+               "30,522-word embedding table (the vocabulary is the embedded model's WordPiece).")
+    if st.button("▶ Start pretraining", type="primary", key="pt_start", disabled=running("lab_pretrain_job")):
+        try:
+            spec.validate()
+            out_dir = RUNS_DIR / valid_name(name)
+            if corpus.startswith("Upload"):
+                if upload is None:
+                    raise UserError("Upload a .txt file first, or use the built-in text.")
+                spec.corpus = save_upload(upload.getvalue())
+            lines = samples.splitlines()
+            start("lab_pretrain_job", "pretrain", lambda job: pretrain(spec, job, lines, out_dir))
+        except UserError as err:
+            st.error(str(err))
+
+    def pretrain_live(events: list[dict]) -> None:
+        begin = latest(events, "start")
+        if begin:
+            st.caption(f"{begin['parameters'] / 1e6:.2f}M parameters · {begin['documents']:,} documents")
+        step_events = [e for e in events if e.get("type") == "step"]
+        if step_events:
+            st.plotly_chart(pretrain_curves(step_events, [e for e in events if e.get("type") == "eval"]),
+                            key="pt_curves")
+        show_samples(events)
+
+    def show_samples(events: list[dict]) -> None:
+        shots = [e for e in events if e.get("type") == "samples"]
+        if not shots:
+            return
+        first, last = shots[0], shots[-1]
+        st.markdown(f"**What it guesses for the masks** (step 0 → step {last['step']})")
+        rows = []
+        for before, now in zip(first["rows"], last["rows"]):
+            guess = lambda r: " | ".join(", ".join(f"{t} ({p:.0%})" for t, p in g) for g in r["guesses"])  # noqa: E731
+            rows.append({"sentence": now["sentence"], "at step 0": guess(before), f"at step {last['step']}": guess(now)})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+    def pretrain_done(job) -> None:
+        result = job.result
+        events = list(job.events)
+        st.success(f"Saved as **runs/{result['out'].rsplit('/', 1)[-1]}**: pick it in the sidebar to see its "
+                   "attention and masked-word guesses on the other pages.")
+        held = result["held_out"]
+        c = st.columns(4)
+        c[0].metric("MLM loss", f"{result['last']['mlm_loss']:.2f}", f"{result['last']['mlm_loss'] - result['first']['mlm_loss']:+.2f}",
+                    delta_color="inverse", help="Training batch, last step vs first. ln(30,522) = 10.3 is a uniform guess.")
+        if held:
+            c[1].metric("Held-out MLM accuracy", f"{held['mlm_acc']:.1%}")
+            c[2].metric("Held-out NSP accuracy", f"{held['nsp_acc']:.1%}", help="50% is a coin toss.")
+        c[3].metric("Training time", f"{result['train_s']:.0f} s")
+        pretrain_live(events)
+
+    @st.fragment(run_every=1 if running("lab_pretrain_job") else None)
+    def pretrain_panel():
+        job_panel("lab_pretrain_job", pretrain_live, pretrain_done)
+
+    pretrain_panel()
+
+# ===================================================================================== distill
+FINETUNE_FIRST = "__finetune__"
+with tab_distill:
+    st.markdown(
+        "A big fine-tuned **teacher** knows more than its top answer: when it says *positive, 90%*, the 10% it "
+        "gives *negative* tells how ambiguous the text is. **Knowledge distillation** (Hinton et al. 2015) "
+        "trains a smaller **student** on these soft probabilities, softened further by a temperature T, "
+        "together with the true labels:")
+    st.latex(r"\mathcal{L} = \alpha\,T^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/T)\,\|\,\mathrm{softmax}(z_s/T)\big)"
+             r" + (1-\alpha)\,\mathrm{CE}(z_s, y)")
+    st.markdown(
+        "The student here keeps *k* of the teacher's layers, spread over its depth as DistilBERT did (or simply "
+        "the first *k*), so it starts from what the teacher knows. The fair comparison is the **same "
+        "student trained alone** (α = 0): the difference is what the teacher taught. Data: the built-in "
+        "sentiment dataset (train → student, validation → best epoch, test → the comparison).")
+    options = [FINETUNE_FIRST] + [c["choice"] for c in classifiers]
+    teacher_choice = st.selectbox(
+        "Teacher", options, key="kd_teacher",
+        format_func=lambda c: "Fine-tune a teacher first: the embedded MiniLM (6 layers) on the built-in data"
+        if c == FINETUNE_FIRST else classifier_label(c))
+    teacher_layers = 6 if teacher_choice == FINETUNE_FIRST else by_choice[teacher_choice]["layers"] or 2
+    if teacher_layers < 2:
+        st.warning("This teacher has a single layer: there is nothing smaller to cut from it.")
+    c = st.columns(4)
+    if teacher_layers > 2:
+        k = c[0].slider("Student layers", 1, teacher_layers - 1, min(2, teacher_layers - 1), key="kd_k")
+    else:
+        k = 1
+        c[0].markdown(f"**Student layers:** 1 of the teacher's {teacher_layers}")
+    layer_choice = c[1].radio("Which layers", ["spread", "first"], key="kd_choice",
+                              help="spread: k layers evenly from the first to the last (the last layer's output is "
+                                   "what the classifier was trained on; measured better). first: layers 0..k-1.")
+    temperature = c[2].slider("Temperature T", 1.0, 10.0, 2.0, 0.5, key="kd_T",
+                              help="Higher T flattens the teacher's probabilities, exposing its second choices.")
+    alpha = c[3].slider("α (weight of the teacher)", 0.0, 1.0, 0.5, 0.1, key="kd_alpha")
+    c = st.columns(4)
+    epochs = c[0].slider("Epochs", 1, 10, 3, key="kd_epochs")
+    kd_lr = c[1].select_slider("Learning rate", [1e-4, 3e-4, 5e-4, 1e-3], 5e-4, key="kd_lr", format_func=lambda v: f"{v:g}")
+    baseline = c[2].checkbox("Also train the student alone", True, key="kd_baseline")
+    save_student = c[3].checkbox("Save the student", True, key="kd_save")
+    st.session_state.setdefault("kd_name", f"student-{uuid4().hex[:4]}")
+    kd_name = st.text_input("Save the student as runs/…", key="kd_name", max_chars=60, disabled=not save_student)
+    if st.button("▶ Distil", type="primary", key="kd_start", disabled=running("lab_distill_job") or teacher_layers < 2):
+        try:
+            config = DistillConfig(student_layers=k, layer_choice=layer_choice, temperature=temperature, alpha=alpha,
+                                   epochs=epochs, lr=kd_lr)
+            config.validate()
+            out_dir = RUNS_DIR / valid_name(kd_name) if save_student else None
+
+            def distil_work(job, choice=teacher_choice):
+                from core.distill import SubProgress
+                from core.trainer import TrainConfig, finetune
+
+                train = builtin_sentiment("train")
+                validation = builtin_sentiment("validation", train.label_names)
+                test = builtin_sentiment("test", train.label_names)
+                if choice == FINETUNE_FIRST:
+                    job.report(0.0, "Fine-tuning the teacher (embedded MiniLM)…")
+                    result = finetune("embedded", train, validation, TrainConfig(epochs=2, batch_size=16),
+                                      SubProgress(job, 0, 0.4), RUNS_DIR / f"teacher-minilm-{uuid4().hex[:6]}")
+                    tokenizer, teacher = result.tokenizer, result.model
+                    name, rest = f"teacher ({result.out_dir.name})", SubProgress(job, 0.4, 1)
+                else:
+                    job.report(0.0, "Loading the teacher…")
+                    tokenizer, teacher = load_teacher(choice)
+                    name, rest = f"teacher ({choice.rsplit('/', 1)[-1]})", job
+                return distill(teacher, tokenizer, train, validation, test, config, rest, baseline, out_dir, name)
+
+            start("lab_distill_job", "distill", distil_work)
+        except UserError as err:
+            st.error(str(err))
+
+    def distill_live(events: list[dict]) -> None:
+        history = [e for e in events if e.get("type") in ("step", "eval") and "model" in e]
+        if history:
+            st.plotly_chart(student_training(history), key="kd_live")
+
+    def distill_done(job) -> None:
+        result = job.result
+        rows = result["rows"]
+        teacher_row, student_row = rows[0], rows[1]
+        c = st.columns(4)
+        c[0].metric("Student accuracy", f"{student_row['accuracy']:.1%}",
+                    f"{student_row['accuracy'] - teacher_row['accuracy']:+.1%} vs teacher")
+        if len(rows) > 2:
+            c[1].metric("Student alone", f"{rows[2]['accuracy']:.1%}",
+                        f"{student_row['accuracy'] - rows[2]['accuracy']:+.1%} from the teacher's soft targets",
+                        delta_color="off")
+        c[2].metric("Speed-up", f"×{student_row['speedup']}", help="Median time to classify one text, teacher / student, "
+                    "measured interleaved on this (shared) CPU.")
+        c[3].metric("Size", f"{student_row['size_mb']:.0f} MB", f"{student_row['size_mb'] / teacher_row['size_mb'] - 1:+.0%}",
+                    delta_color="inverse")
+        st.plotly_chart(compare_bars(rows), key="kd_bars")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.plotly_chart(student_training(result["history"]), key="kd_history")
+        st.caption("Embeddings are most of a small model's size, and the student keeps all of them: it shrinks "
+                   "less than its layer count suggests, but it is faster in proportion to its depth.")
+        if result["out"]:
+            st.success(f"Student saved as **runs/{result['out'].rsplit('/', 1)[-1]}**: prune it or add it to an "
+                       "ensemble in the next tabs.")
+
+    @st.fragment(run_every=1 if running("lab_distill_job") else None)
+    def distill_panel():
+        job_panel("lab_distill_job", distill_live, distill_done)
+
+    distill_panel()
+
+# ===================================================================================== prune
+with tab_prune:
+    st.markdown(
+        "Does a model need all its attention heads? Michel et al. (2019) found many can go. Each head gets a "
+        "gate ξ = 1 on its output; the **importance** of a head is |∂loss/∂ξ| summed over data: how much the "
+        "loss would change if the head were turned down. Remove the least important heads first, for real "
+        "(their query/key/value rows and output columns are cut out), and watch accuracy and speed. The "
+        "dotted control removes heads in random order. **Magnitude pruning** instead zeroes the smallest "
+        "weights anywhere: accuracy holds up to high sparsity, but dense matrix code does not get faster.")
+    prunable = [c["choice"] for c in classifiers if c["type"] in ("bert", "roberta", "distilbert")]
+    if not prunable:
+        st.info("No fine-tuned classifier yet: make one on the Fine-tuning page or in the Distillation tab "
+                "(it fine-tunes a teacher first).")
+    else:
+        model_choice = st.selectbox("Model to prune", prunable, format_func=classifier_label, key="pr_model")
+        c = st.columns(3)
+        do_heads = c[0].checkbox("Head pruning curve", True, key="pr_heads")
+        points = c[1].slider("Points on the curve", 3, 10, 6, key="pr_points", disabled=not do_heads)
+        control = c[2].checkbox("Random-order control", True, key="pr_random", disabled=not do_heads)
+        do_sparsity = st.checkbox("Magnitude pruning curve", True, key="pr_sparsity")
+        sparsities = st.multiselect("Sparsities", [0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95],
+                                    [0.0, 0.3, 0.5, 0.7, 0.9], key="pr_levels", disabled=not do_sparsity,
+                                    format_func=lambda v: f"{v:.0%}")
+        if st.button("▶ Run the pruning sweep", type="primary", key="pr_start", disabled=running("lab_prune_job")):
+            try:
+                if not do_heads and not (do_sparsity and sparsities):
+                    raise UserError("Choose head pruning, magnitude pruning, or both.")
+
+                def prune_work(job, choice=model_choice, levels=sorted(sparsities)):
+                    from core.distill import SubProgress
+                    from core.pruning import default_counts, head_curve, head_importance, sparsity_curve
+
+                    tokenizer, model = load_teacher(choice)
+                    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+                    test = builtin_sentiment("test", names)
+                    out: dict = {}
+                    parts = [p for p, on in (("heads", do_heads), ("sparsity", do_sparsity and levels)) if on]
+                    share = 1 / len(parts)
+                    if do_heads:
+                        importance = head_importance(model, tokenizer, builtin_sentiment("validation", names),
+                                                     reporter=SubProgress(job, 0, 0.1 * share))
+                        out["importance"] = importance.tolist()
+                        counts = default_counts(importance, points)
+                        end = 0.55 if control else 1.0
+                        out["heads"] = head_curve(model, tokenizer, importance, test, counts,
+                                                  reporter=SubProgress(job, 0.1 * share, end * share))
+                        if control:
+                            out["heads_random"] = head_curve(model, tokenizer, importance, test, counts, random_seed=0,
+                                                             reporter=SubProgress(job, end * share, share))
+                    if "sparsity" in parts:
+                        begin = 1 - share
+                        out["sparsity"] = sparsity_curve(model, tokenizer, test, levels, reporter=SubProgress(job, begin, 1))
+                    return out
+
+                start("lab_prune_job", "prune", prune_work)
+            except UserError as err:
+                st.error(str(err))
+
+    def prune_live(events: list[dict]) -> None:
+        heads = [e for e in events if e.get("type") == "heads"]
+        if heads:
+            st.dataframe(pd.DataFrame(heads).drop(columns="type"), hide_index=True, width="stretch")
+
+    def prune_done(job) -> None:
+        result = job.result
+        if "importance" in result:
+            st.plotly_chart(importance_map(result["importance"]), key="pr_importance")
+            rows = result["heads"]
+            st.plotly_chart(pruning_curve(rows, "heads_removed", "attention heads removed", result.get("heads_random")),
+                            key="pr_heads_curve")
+            last = rows[-1]
+            st.caption(f"With {last['heads_removed']} of {last['heads_removed'] + last['heads_left']} heads removed: "
+                       f"accuracy {last['accuracy']:.1%} (from {rows[0]['accuracy']:.1%}), "
+                       f"{last['parameters'] / rows[0]['parameters']:.0%} of the parameters, ×{last['speedup']} speed.")
+            st.dataframe(pd.DataFrame(rows + result.get("heads_random", [])), hide_index=True, width="stretch")
+        if "sparsity" in result:
+            st.plotly_chart(pruning_curve(result["sparsity"], "sparsity", "share of encoder weights set to zero"),
+                            key="pr_sparsity_curve")
+            st.dataframe(pd.DataFrame(result["sparsity"]), hide_index=True, width="stretch")
+            st.caption("Zeroed weights are still stored and multiplied: size on disk and speed only improve with "
+                       "sparse storage and sparse kernels. Removing whole heads changes the shapes, so it does speed up.")
+
+    @st.fragment(run_every=1 if running("lab_prune_job") else None)
+    def prune_panel():
+        job_panel("lab_prune_job", prune_live, prune_done)
+
+    prune_panel()
+
+# ===================================================================================== ensembles
+with tab_ensemble:
+    st.markdown(
+        "Several models can vote: **average their probabilities** (mean) or take the **majority** label (vote). "
+        "An ensemble only helps when members make *different* mistakes. The *oracle* is the share of texts at "
+        "least one member gets right: no way of combining them can beat it. Scored on the built-in test split.")
+    picked = st.multiselect("Members (fine-tuned classifiers with the same labels)", [c["choice"] for c in classifiers],
+                            [c["choice"] for c in classifiers if c["name"].startswith("member-")][:5],
+                            format_func=classifier_label, key="en_members")
+    c = st.columns(2)
+    if c[0].button("▶ Evaluate the ensemble", type="primary", key="en_start",
+                   disabled=running("lab_ensemble_job") or len(picked) < 2):
+        def ensemble_work(job, folders=tuple(picked)):
+            labels = by_choice[folders[0]]["labels"]
+            test = builtin_sentiment("test", labels)
+            probs = evaluate_members(list(folders), test, reporter=job)
+            return report(probs, test.labels)
+
+        start("lab_ensemble_job", "ensemble", ensemble_work)
+    if len(picked) < 2:
+        st.caption("Pick at least two members.")
+    if c[1].button("Train 3 small members (2 layers of MiniLM, 3 seeds)", key="en_train",
+                   disabled=running("lab_ensemble_job"),
+                   help="Saved as runs/member-0, -1, -2 (replacing earlier ones); a few minutes on a CPU."):
+        def members_work(job):
+            train = builtin_sentiment("train")
+            members = train_members(train, builtin_sentiment("validation", train.label_names), n=3, reporter=job)
+            return {"trained": members}
+
+        start("lab_ensemble_job", "ensemble", members_work)
+
+    def ensemble_live(events: list[dict]) -> None:
+        pass
+
+    def ensemble_done(job) -> None:
+        result = job.result
+        if "trained" in result:
+            if st.session_state.get("en_reset") != job.id:  # once: let the picker default to the new members
+                st.session_state["en_reset"] = job.id
+                st.session_state.pop("en_members", None)
+                st.rerun()
+            st.success(f"Trained {len(result['trained'])} members; they are now picked above. Press *Evaluate*.")
+            return
+        best = next(m for m in result["members"] if m["model"] == result["best_member"])
+        c = st.columns(4)
+        c[0].metric("Best member", f"{best['accuracy']:.1%}", result["best_member"], delta_color="off")
+        c[1].metric("Ensemble (mean)", f"{result['mean']['accuracy']:.1%}",
+                    f"{result['mean']['accuracy'] - best['accuracy']:+.1%} vs best member")
+        c[2].metric("Ensemble (vote)", f"{result['vote']['accuracy']:.1%}",
+                    f"{result['vote']['accuracy'] - best['accuracy']:+.1%} vs best member")
+        c[3].metric("All members agree", f"{result['all_agree']:.1%}")
+        left, right = st.columns(2)
+        left.plotly_chart(ensemble_bars(result), key="en_bars")
+        right.plotly_chart(agreement_map(result), key="en_agreement")
+        st.caption(f"Compared with the best member, averaging fixed {result['mean']['fixed']} test texts and broke "
+                   f"{result['mean']['broken']}; voting fixed {result['vote']['fixed']} and broke {result['vote']['broken']}.")
+
+    @st.fragment(run_every=1 if running("lab_ensemble_job") else None)
+    def ensemble_panel():
+        job_panel("lab_ensemble_job", ensemble_live, ensemble_done)
+
+    ensemble_panel()

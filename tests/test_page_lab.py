@@ -1,0 +1,113 @@
+"""The lab page: every tab renders, and its jobs start, report, finish or cancel (AppTest, tiny models)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from conftest import ROOT, tiny_choice
+from streamlit.testing.v1 import AppTest
+from test_distill import one_thread, trained_teacher  # noqa: F401 (fixture)
+
+from core.jobs import JOBS
+from core.models import RUNS_DIR
+
+
+@pytest.fixture(scope="module")
+def lab_models(tmp_path_factory, one_thread):  # noqa: F811
+    """Two tiny classifiers (labels negative/positive) in a model folder the page can list."""
+    folder = tmp_path_factory.mktemp("lab-models")
+    for name in ("tiny-clf-a", "tiny-clf-b"):
+        tokenizer, model = trained_teacher()
+        torch.manual_seed(len(name))
+        model.save_pretrained(folder / name)
+        tokenizer.save_pretrained(folder / name)
+    old = os.environ["BERT_PLAYGROUND_MODEL_DIRS"]
+    os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = os.pathsep.join([old, str(folder)])
+    yield folder
+    os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = old
+
+
+def open_lab() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["model_choice"] = tiny_choice("bert")
+    at.switch_page("pages/lab.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def finish(at: AppTest, key: str, timeout: float = 240):
+    job = JOBS.wait(JOBS.get(at.session_state[key]), timeout)
+    at.run()  # the fragment notices, reruns the page once
+    at.run()
+    assert not at.exception, at.exception
+    return job
+
+
+def test_every_tab_renders_on_first_open():
+    at = open_lab()
+    assert [t.label for t in at.tabs] == ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles"]
+    text = " ".join(m.value for m in at.markdown)
+    for phrase in ("masked words", "Knowledge distillation", "Michel et al.", "oracle"):
+        assert phrase in text
+    assert at.button(key="pt_start") and at.button(key="kd_start")
+    assert not at.error
+
+
+def test_start_and_cancel_a_pretraining_job():
+    at = open_lab()
+    at.slider(key="pt_layers").set_value(1)
+    at.number_input(key="pt_steps").set_value(5000)
+    at.number_input(key="pt_docs").set_value(60)
+    at.button(key="pt_start").click().run()
+    assert not at.exception and not at.error
+    job = JOBS.get(at.session_state["lab_pretrain_job"])
+    assert job is not None and not job.done
+    at.button(key="lab_pretrain_job_cancel").click().run()
+    assert job.cancel_requested
+    job = finish(at, "lab_pretrain_job")
+    assert job.status == "cancelled"
+    assert any("Cancelled" in w.value for w in at.warning)
+    assert not (RUNS_DIR / at.session_state["pt_name"]).exists()  # nothing saved from a cancelled run
+
+
+def test_bad_name_is_refused_without_a_job():
+    at = open_lab()
+    at.text_input(key="pt_name").set_value("../escape").run()
+    at.button(key="pt_start").click().run()
+    assert any("Name the model" in e.value for e in at.error)
+    assert "lab_pretrain_job" not in at.session_state
+
+
+def test_distill_prune_and_ensemble_jobs_finish(lab_models):
+    at = open_lab()
+    teachers = at.selectbox(key="kd_teacher").options
+    assert any("tiny-clf-a" in o for o in teachers)
+    at.selectbox(key="kd_teacher").set_value(f"local:{lab_models / 'tiny-clf-a'}")
+    at.run()
+    at.slider(key="kd_epochs").set_value(1)
+    at.checkbox(key="kd_save").uncheck()
+    at.button(key="kd_start").click().run()
+    job = finish(at, "lab_distill_job")
+    assert job.status == "done", job.error
+    assert [r["model"] for r in job.result["rows"]][1:] == ["student (distilled)", "student alone"]
+    assert any(m.label == "Student accuracy" for m in at.metric)
+
+    at.selectbox(key="pr_model").set_value(f"local:{lab_models / 'tiny-clf-a'}")
+    at.slider(key="pr_points").set_value(3)
+    at.checkbox(key="pr_random").uncheck()
+    at.multiselect(key="pr_levels").set_value([0.0, 0.5])
+    at.button(key="pr_start").click().run()
+    job = finish(at, "lab_prune_job")
+    assert job.status == "done", job.error
+    assert [r["heads_removed"] for r in job.result["heads"]] == [0, 3, 6]
+    assert [r["sparsity"] for r in job.result["sparsity"]] == [0.0, 0.5]
+    assert len(job.result["importance"]) == 2
+
+    at.multiselect(key="en_members").set_value([f"local:{lab_models / n}" for n in ("tiny-clf-a", "tiny-clf-b")]).run()
+    at.button(key="en_start").click().run()
+    job = finish(at, "lab_ensemble_job")
+    assert job.status == "done", job.error
+    assert job.result["members"][0]["accuracy"] >= 0 and 0 <= job.result["mean"]["accuracy"] <= 1
+    assert any(m.label == "Ensemble (mean)" for m in at.metric)

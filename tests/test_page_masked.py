@@ -1,0 +1,153 @@
+"""The masked-words page through Streamlit's AppTest, on the tiny WordPiece BERT (numbers checked)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, tiny_choice
+from core import masked as M
+from core.models import get_model
+from core.nsp import EXAMPLES, next_sentence_probability
+from test_masked import wordpiece_choice
+
+
+def _page(choice: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    if choice:
+        at.session_state["model_choice"] = choice
+    at.switch_page("pages/masked.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def at():
+    return _page(wordpiece_choice())
+
+
+@pytest.fixture(scope="module")
+def wp():
+    return get_model(wordpiece_choice())
+
+
+def _html(at) -> str:
+    return "\n".join(e.proto.body for e in at.get("html"))
+
+
+def _table(at, column: str):
+    """The first dataframe on the page that has `column`, or None."""
+    return next((d.value for d in at.dataframe if column in d.value.columns), None)
+
+
+def test_fill_mask_shows_the_model_numbers(at, wp):
+    at.text_input(key="mlm_text").set_value("paris is the [MASK] of france .").run()
+    assert not at.exception and not at.warning
+    expected = M.fill_mask(wp, "paris is the [MASK] of france .", top_k=5)
+    first = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert first["x"] == pytest.approx([p.score for p in expected.predictions[0]], abs=1e-6)
+    assert expected.predictions[0][0].token in _html(at)
+    assert _table(at, "completion") is None  # one mask: no joint table
+
+
+def test_several_masks_give_joint_completions(at, wp):
+    text = "the [MASK] sat on the [MASK] ."
+    at.text_input(key="mlm_text").set_value(text).run()
+    assert not at.exception
+    table = _table(at, "completion")
+    best = M.joint_fill(wp, M.prepare(wp, text), beam=8, n_best=8)
+    assert list(table["completion"]) == [c.text for c in best]
+    assert any("chain rule" in m.value for m in at.markdown)
+
+
+def test_other_mask_spelling_is_explained(at):
+    at.text_input(key="mlm_text").set_value("the cat <mask> on the mat").run()
+    assert any("<mask>" in i.value and "[MASK]" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("the cat sat", "no mask"),
+    ("[MASK]", "only masks"),
+    (" ".join(["the [MASK]"] * 30), "at most 20"),
+    ("the cat sat on the mat . " * 20 + "[MASK]", "beyond token"),
+])
+def test_bad_input_is_a_friendly_warning(at, text, words):
+    at.text_input(key="mlm_text").set_value(text).run()
+    assert not at.exception
+    assert any(words in w.value for w in at.warning)
+
+
+def test_eleven_masks_skip_joint_decoding_with_a_message(at):
+    at.text_input(key="mlm_text").set_value(" ".join(["the [MASK]"] * 11)).run()
+    assert not at.exception
+    assert any("at most 10 masks" in w.value for w in at.warning)
+
+
+def test_click_to_mask_shows_probability_of_the_original(at, wp):
+    text = "the cats sat on the mat ."
+    at.text_input(key="click_text").set_value(text).run()
+    rows = {r.position: r for r in M.surprisal(wp, text)}
+    assert "the" in _html(at) and f"P = {rows[1].probability:.4f}" in _html(at)
+    at.button(key="click_2_1").click().run()  # "cat"
+    assert not at.exception
+    metric = at.metric[0]
+    assert "cat" in metric.label and metric.value == f"{rows[2].probability:.2%}"
+    assert "[MASK]" in _html(at)
+
+
+def test_click_whole_word_masks_all_pieces_and_decodes_jointly(at, wp):
+    text = "the cats are walking"
+    at.text_input(key="click_text").set_value(text).run()
+    at.toggle(key="click_whole").set_value(True).run()
+    labels = [b.label for b in at.button if b.key.startswith("click_")]
+    assert labels == ["the", "cats", "are", "walking"]
+    at.button(key="click_5_5").click().run()
+    assert not at.exception
+    masked = M.with_masks(wp, text, [5, 6, 7, 8, 9])
+    best = M.joint_fill(wp, masked, beam=8, n_best=8)
+    assert list(_table(at, "completion")["completion"]) == [c.text for c in best]
+    assert any("'walking' is 5 pieces" in c.value for c in at.caption)
+
+
+def test_user_text_is_escaped(at):
+    at.text_input(key="click_text").set_value("<b>bold</b> [MASK] x").run()
+    assert not at.exception
+    assert "<b>" not in _html(at) and "&lt;" in _html(at)
+
+
+def test_logit_lens_table_has_every_layer(at, wp):
+    at.text_input(key="mlm_text").set_value("the cat [MASK] on the mat .").run()
+    table = _table(at, "layer")
+    assert list(table["layer"]) == ["embeddings", "1", "2"]
+    steps = M.logit_lens(wp, M.prepare(wp, "the cat [MASK] on the mat ."), 0, top_k=3)
+    assert list(table.iloc[:, -1]) == pytest.approx([round(s.final_probability, 4) for s in steps])
+
+
+def test_next_sentence_examples(at, wp):
+    at.selectbox(key="nsp_example").set_value("A random sentence").run()
+    assert not at.exception
+    a, b = EXAMPLES["A random sentence"]
+    assert at.text_area(key="nsp_a").value == a and at.text_area(key="nsp_b").value == b
+    p, _ = next_sentence_probability(wp, a, b)
+    assert any(m.value == f"{p:.1%}" for m in at.metric)
+
+
+def test_compare_models_side_by_side(at):
+    at.selectbox(key="compare_choice").set_value(tiny_choice("distilbert")).run()
+    assert not at.exception
+    assert len(at.subheader) >= 2
+
+
+def test_model_without_heads_gets_clear_notes():
+    at = _page(tiny_choice("roberta"))
+    assert any("no next-sentence (NSP) head" in i.value and "RoBERTa" in i.value for i in at.info)
+
+
+def test_embedded_model_first_open():
+    at = _page()
+    loaded = get_model("embedded")
+    if not loaded.has_mlm:
+        assert any("no trained masked-word" in i.value for i in at.info)
+    assert not at.error

@@ -1,0 +1,147 @@
+"""MLM/NSP data pipeline, LoRA export/merge and the training loop, on tiny models (seconds)."""
+from __future__ import annotations
+
+import random
+import threading
+import pytest
+import torch
+from tiny_models import CORPUS, SMALL, _wordpiece_vocab
+
+from core import pretraining as P
+from core.embedded import apply_adapter
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """(tokenizer, config) of a tiny BERT over the tiny corpus' WordPiece vocabulary."""
+    from transformers import BertConfig, BertTokenizer
+
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(dict.fromkeys(_wordpiece_vocab()))})
+    return tokenizer, BertConfig(vocab_size=len(tokenizer), **SMALL)
+
+
+def tiny_model(config, seed: int = 0):
+    from transformers import BertForPreTraining
+
+    torch.manual_seed(seed)
+    return BertForPreTraining(config).eval()
+
+
+def corpus_docs() -> list[list[str]]:
+    """The tiny corpus as 6 documents of 5 sentences."""
+    lines = CORPUS
+    return [lines[i:i + 5] for i in range(0, len(lines), 5)]
+
+
+def test_masking_follows_bert_ratios(tiny):
+    tokenizer, _ = tiny
+    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
+    examples = P.make_pair_examples(docs_ids, tokenizer, 32, 0.1, random.Random(0)) * 40
+    collator = P.PretrainingCollator(tokenizer, mlm_probability=0.15, seed=0)
+    chosen = candidates = as_mask = kept = 0
+    for i in range(0, len(examples), 64):
+        chunk = examples[i:i + 64]
+        batch = collator(chunk)
+        n = batch["input_ids"].shape[1]
+        orig = torch.tensor([e["input_ids"] + [0] * (n - len(e["input_ids"])) for e in chunk])
+        special = torch.tensor([e["special_tokens_mask"] + [1] * (n - len(e["input_ids"])) for e in chunk]).bool()
+        labels, inputs = batch["labels"], batch["input_ids"]
+        masked = labels != -100
+        assert not (masked & special).any(), "special tokens and padding are never chosen"
+        assert torch.equal(inputs[special], orig[special])
+        assert torch.equal(labels[masked], orig[masked]), "labels hold the original token"
+        chosen += masked.sum().item()
+        candidates += (~special).sum().item()
+        as_mask += (inputs[masked] == tokenizer.mask_token_id).sum().item()
+        kept += (inputs[masked] == orig[masked]).sum().item()
+    assert chosen / candidates == pytest.approx(0.15, abs=0.015)
+    assert as_mask / chosen == pytest.approx(0.8, abs=0.03)
+    # 10% unchanged, plus the few random replacements that drew the same token.
+    assert kept / chosen == pytest.approx(0.1, abs=0.03)
+    random_other = 1 - as_mask / chosen - kept / chosen
+    assert random_other == pytest.approx(0.1, abs=0.03)
+
+
+def test_whole_word_masking_masks_every_piece(tiny):
+    tokenizer, _ = tiny
+    ids = tokenizer("cats sitting cats jumped dogs", add_special_tokens=False)["input_ids"]
+    assert len(ids) > 5, "the tiny vocab splits these words into pieces"
+    example = {"input_ids": [tokenizer.cls_token_id] + ids + [tokenizer.sep_token_id],
+               "token_type_ids": [0] * (len(ids) + 2), "special_tokens_mask": [1] + [0] * len(ids) + [1],
+               "next_sentence_label": 0}
+    collator = P.PretrainingCollator(tokenizer, mlm_probability=0.3, whole_word_mask=True, seed=0)
+    continuation = torch.tensor(P._continuation_flags(tokenizer))[torch.tensor(example["input_ids"])]
+    seen = 0
+    for _ in range(50):
+        labels = collator([example])["labels"][0]
+        masked = labels != -100
+        seen += masked.sum().item()
+        for pos in range(1, len(ids) + 1):
+            if continuation[pos]:
+                assert masked[pos] == masked[pos - 1], "a word is masked whole or not at all"
+    assert seen > 0
+
+
+def test_nsp_pairs_are_balanced_and_random_b_comes_from_another_document(tiny):
+    tokenizer, _ = tiny
+    # Document d is made of token id 100 + d only, so every segment tells where it came from.
+    rng = random.Random(0)
+    docs_ids = [[[100 + d] * rng.randint(3, 12) for _ in range(rng.randint(2, 8))] for d in range(60)]
+    examples = []
+    for epoch in range(5):
+        examples += P.make_pair_examples(docs_ids, tokenizer, 48, 0.1, random.Random(epoch))
+    labels = [e["next_sentence_label"] for e in examples]
+    assert len(examples) > 500
+    assert sum(labels) / len(labels) == pytest.approx(0.5, abs=0.05)
+    for e in examples:
+        ids, types = e["input_ids"], e["token_type_ids"]
+        assert len(ids) <= 48 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+        a = {t for t, s in zip(ids[1:-1], types[1:-1]) if s == 0 and t != tokenizer.sep_token_id}
+        b = {t for t, s in zip(ids, types) if s == 1 and t != tokenizer.sep_token_id}
+        assert len(a) == 1 and len(b) == 1
+        assert (a == b) == (e["next_sentence_label"] == P.IS_NEXT)
+
+
+def test_lora_adapter_merges_into_a_plain_model(tiny, tmp_path):
+    """What the loader merges equals what peft computes with the adapter attached."""
+    _, config = tiny
+    cfg = P.PretrainConfig(mode="lora", lora_rank=4, lora_alpha=8)
+    model = P.prepare_model(tiny_model(config), cfg)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any("word_embeddings" in n for n in trainable)
+    assert any("lora_A" in n for n in trainable) and any("cls.predictions" in n for n in trainable)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    path = tmp_path / "adapter.safetensors"
+    P.save_checkpoint(model, path, cfg, step=7)
+    ids = torch.tensor([[2, 10, 11, 12, 4, 3, 13, 14, 3]])
+    model.eval()
+    expected = P.bert_of(model)(input_ids=ids).prediction_logits
+    plain = tiny_model(config).eval()
+    loaded = apply_adapter(plain, path)
+    assert "cls.predictions.transform.dense.weight" in loaded
+    assert not any("lora" in n for n, _ in plain.named_parameters())
+    assert torch.allclose(plain(input_ids=ids).prediction_logits, expected, atol=1e-4)
+
+
+def test_tiny_bert_learns_and_the_loop_reports_and_cancels(tiny):
+    tokenizer, config = tiny
+    torch.manual_seed(0)
+    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
+    cfg = P.PretrainConfig(mode="scratch", steps=60, batch_size=16, max_length=32, lr=3e-3, warmup=0.1)
+    model = P.prepare_model(tiny_model(config), cfg)
+    seen = []
+    history = P.train(model, tokenizer, docs_ids, cfg, on_step=seen.append)
+    assert [s.step for s in seen] == list(range(1, 61))
+    first = sum(s.mlm_loss + s.nsp_loss for s in history[:5]) / 5
+    last = sum(s.mlm_loss + s.nsp_loss for s in history[-5:]) / 5
+    assert last < first - 1.0, (first, last)
+    assert all(0 <= s.mlm_acc <= 1 and 0 <= s.nsp_acc <= 1 for s in history)
+
+    cancel = threading.Event()
+    stopped = P.train(model, tokenizer, docs_ids, cfg,
+                      on_step=lambda s: cancel.set() if s.step == 3 else None, cancel=cancel)
+    assert len(stopped) == 3
