@@ -64,7 +64,7 @@ def best_of(repeats: int, fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded")
-    parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--sentences", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--top-k", type=int, default=5)
     args = parser.parse_args()

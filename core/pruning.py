@@ -128,7 +128,8 @@ def head_importance(model, tokenizer, data: LabelledTexts, max_length: int = 64,
     for p in work.parameters():
         p.requires_grad_(False)
     layers = attentions(work)
-    gates = torch.ones(len(layers), original_heads(work), requires_grad=True)
+    device = next(work.parameters()).device
+    gates = torch.ones(len(layers), original_heads(work), device=device, requires_grad=True)
     hooks = []
     for i, att in enumerate(layers):
         def gate(_module, args, i=i, d=att.head_size):  # args[0]: (B, T, heads * d), heads concatenated
@@ -136,7 +137,6 @@ def head_importance(model, tokenizer, data: LabelledTexts, max_length: int = 64,
             return (x.view(*x.shape[:-1], -1, d) * gates[i][:, None]).view(x.shape),
         hooks.append(getattr(att.out_owner, att.out_name).register_forward_pre_hook(gate))
     scores = torch.zeros_like(gates)
-    device = next(work.parameters()).device
     max_length = min(max_length, model_max_length(work.config))
     n_batches = -(-len(data) // batch_size)
     try:
@@ -151,7 +151,7 @@ def head_importance(model, tokenizer, data: LabelledTexts, max_length: int = 64,
             h.remove()
     if normalize:
         scores = scores / scores.norm(dim=1, keepdim=True).clamp_min(1e-20)
-    return scores
+    return scores.cpu()
 
 
 def pruning_order(importance: torch.Tensor, seed: int | None = None) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -145,11 +145,48 @@ def explain_split(tokenizer, word: str, pieces: list[str]) -> str | None:
     return "; ".join(reasons) or None
 
 
+def _cut(text: str, offsets: list, index: int) -> tuple[str, int]:
+    """`text` cut at the first space after token `index`, and how many tokens the cut keeps.
+
+    Cutting at a space keeps every word before the cut split exactly as in the full text.
+    """
+    if index >= len(offsets):
+        return text, len(offsets)
+    end = offsets[index][1]
+    space = re.search(r"\s", text[end:end + 200])
+    cut = end + space.start() if space else end
+    return text[:cut], sum(1 for start, _ in offsets if start < cut)
+
+
+def _cap_pair(tokenizer, a: str, b: str, limit: int) -> tuple[str, str, int]:
+    """Both texts cut to what pair truncation could keep, plus the full pair's token count.
+
+    Pair truncation in the `tokenizers` library grows quadratically in memory with the inputs'
+    length (huggingface/tokenizers#2035: two 5,000-word texts exhaust 8 GB), so a long pair is
+    cut first. "longest_first" keeps the same tokens as long as each cut side stays longer than
+    `limit` and the longer side stays the longer one (it gets the odd token), which is kept here.
+    """
+    spans = [tokenizer(t, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"] for t in (a, b)]
+    n_a, n_b = len(spans[0]), len(spans[1])
+    (a_cut, m_a), (b_cut, m_b) = _cut(a, spans[0], limit), _cut(b, spans[1], limit)
+    if n_a > n_b and m_a <= m_b:
+        a_cut, m_a = _cut(a, spans[0], m_b)
+    elif n_a <= n_b and m_a > m_b:
+        b_cut, m_b = _cut(b, spans[1], m_a)
+    return a_cut, b_cut, n_a + n_b + tokenizer.num_special_tokens_to_add(pair=True)
+
+
 def tokenize(loaded, text: str, pair: str | None = None) -> Tokenization:
     """`text` (and optional `pair`) as the model `loaded` reads them; truncation is flagged."""
-    encoded = encode(loaded, text, pair)  # raises UserError on empty text
-    texts = ((text or "").strip(), (pair or "").strip() or None)
     tok = loaded.tokenizer
+    texts = ((text or "").strip(), (pair or "").strip() or None)
+    if texts[0] and texts[1]:
+        a, b, full = _cap_pair(tok, texts[0], texts[1], loaded.max_length)
+        texts = (a, b)
+        encoded = encode(loaded, a, b)
+        encoded = replace(encoded, truncated=full > encoded.max_length, n_tokens_before=full)
+    else:
+        encoded = encode(loaded, text, pair)  # raises UserError on empty text
     spans = tok(texts[0], texts[1], truncation="longest_first" if texts[1] else True,
                 max_length=encoded.max_length, return_offsets_mapping=True)
     ids = encoded.inputs["input_ids"][0].tolist()

@@ -530,6 +530,10 @@ def load_classifier(folder: Path | str):
     folder = Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise UserError(f"'{folder}' is not a saved model: it needs config.json and model.safetensors.")
+    architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise UserError(f"'{folder}' is not a fine-tuned classifier (it is {', '.join(architectures) or 'unlabelled'}): "
+                        "its classification head would be random. Fine-tune it first.")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True,

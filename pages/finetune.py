@@ -14,7 +14,7 @@ from core.jobs import JOBS
 from core.models import RUNS_DIR, is_offline
 from core.trainer import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
                           zip_checkpoint)
-from pages._common import current_model, model_choice
+from pages._common import current_model
 
 SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
 
@@ -31,6 +31,9 @@ choice = model.choice
 session = st.session_state.setdefault("session_id", uuid4().hex)
 st.caption(f"Model: **{choice}** (change it in the sidebar) · {model.summary()['parameters'] / 1e6:.1f}M "
            f"parameters · trains on **{model.device}**")
+if choice == "embedded":
+    st.caption("Fine-tuning starts from the pretrained MiniLM encoder as the package ships it: the masked-word "
+               "adaptation the other pages use serves word prediction, not classification.")
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -21,6 +21,11 @@ def framing(loaded) -> frozenset:
     return frozenset(tok.all_special_tokens) - {tok.mask_token, tok.unk_token}
 
 
+def pick(group: list[int]) -> None:
+    """Button callback: runs before the rerun, so the page draws the new pick everywhere."""
+    st.session_state["click_pick"] = group
+
+
 def table(rows) -> None:
     """User text goes into dataframes, never into markdown."""
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -73,8 +78,8 @@ try:
     has_mlm = True
 except UserError as err:
     has_mlm = False
-    st.info(f"🙈 {err} The masked-word sections below wait for such a model; the embedded model "
-            "gets its trained head in a coming update.")
+    st.info(f"🙈 {err} The masked-word tabs below wait for such a model; the next-sentence tab "
+            "says whether this one can play that game.")
 
 fill_tab, click_tab, lens_tab, compare_tab, nsp_tab = st.tabs(
     ["Fill the mask", "Click to mask", "Layer by layer", "Compare models", "Next sentence"])
@@ -126,13 +131,12 @@ with click_tab:
         st.html(surprise_html(rows, highlight=set(picked or [])))
         if len(rows) == MAX_SURPRISAL_TOKENS:
             st.caption(f"Only the first {MAX_SURPRISAL_TOKENS} tokens are scored: each costs a forward pass.")
-        groups = spans if whole else [[r.position] for r in rows]
         tokens = {r.position: r.token for r in rows}
+        groups = [g for g in spans if all(p in tokens for p in g)] if whole else [[p] for p in tokens]
         with st.container(horizontal=True, gap="small"):
             for group in groups:
                 label = model.tokenizer.convert_tokens_to_string([tokens[p] for p in group]).strip() or tokens[group[0]]
-                st.button(plain_label(label), key=f"click_{group[0]}_{len(group)}",
-                          on_click=st.session_state.__setitem__, args=("click_pick", group))
+                st.button(plain_label(label), key=f"click_{group[0]}_{len(group)}", on_click=pick, args=(group,))
         if rows and picked:
             masked = with_masks(model, click_text, picked)
             by_pos = {r.position: r for r in rows}
@@ -140,11 +144,12 @@ with click_tab:
             st.html(filled_html(masked.encoded.tokens, [], [], hide=framing(model)))
             if len(picked) == 1:
                 r = by_pos[picked[0]]
-                st.metric(f"P(original '{original}')", f"{r.probability:.2%}", f"rank {r.rank}", delta_color="off")
+                st.metric(f"P(original '{plain_label(original)}')", f"{r.probability:.2%}")
+                st.caption(f"The original was the model's guess number {r.rank} of {len(model.tokenizer):,}.")
                 st.plotly_chart(predictions_bar(r.top, "What the model puts there (orange: the original)",
                                                 original_id=r.token_id), key="click_bar")
             else:
-                st.caption(f"'{original}' is {len(picked)} pieces: each piece's own guess, then whole-word completions.")
+                st.caption(f"'{plain_label(original)}' is {len(picked)} pieces: each piece's own guess, then whole-word completions.")
                 preds = fill_masks(model, [masked], top_k=top_k)[0].predictions
                 columns = st.columns(min(len(preds), 3))
                 for i, p in enumerate(preds):

@@ -34,14 +34,11 @@ def toy_sentiment(repeat: int = 1) -> LabelledTexts:
 
 def tiny_classifier(arch: str = "bert", seed: int = 0):
     """(tokenizer, a tiny random XForSequenceClassification) shaped like the shared tiny model of `arch`."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertTokenizer
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     folder = tiny_choice(arch).removeprefix("local:")
-    if arch in ("bert", "distilbert"):  # BertTokenizer(vocab=...): the folder's tokenizer.json lost its vocab
-        tokenizer = BertTokenizer(vocab=f"{folder}/vocab.txt")
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-    vocab_size = max(tokenizer.get_vocab().values()) + 1  # the tiny vocab.txt repeats a few pieces
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    vocab_size = max(tokenizer.get_vocab().values()) + 1  # the tiny vocab.txt repeats a few pieces ('a', '.')
     config = AutoConfig.from_pretrained(folder, vocab_size=vocab_size, id2label={0: "negative", 1: "positive"},
                                         label2id={"negative": 0, "positive": 1})
     torch.manual_seed(seed)

@@ -1,6 +1,8 @@
 """Ensembles: mean and vote combine members as defined, and the report's numbers are right."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,8 @@ def test_members_train_differently_and_combine(tmp_path, monkeypatch):
 
     from core.ensemble import evaluate_members, train_members
 
-    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", str(tmp_path))
+    dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

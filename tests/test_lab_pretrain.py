@@ -23,7 +23,8 @@ class Recorder:
 
 
 def test_pretraining_from_scratch_lowers_mlm_loss_and_saves(tmp_path, monkeypatch, one_thread):  # noqa: F811
-    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", str(tmp_path))
+    dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)
     rec = Recorder()
     spec = ScratchSpec(layers=1, hidden=32, heads=2, steps=80, batch_size=8, max_length=32, lr=3e-3,
                        max_documents=200, sample_every=40, eval_every=40)

@@ -11,7 +11,7 @@ from conftest import tiny_choice
 from core.errors import UserError
 from core.models import get_model
 from core.nsp import EXAMPLES, next_sentence_probabilities, next_sentence_probability
-from test_masked import _cli, wordpiece_choice
+from test_masked import _cli, headless_choice, wordpiece_choice
 
 PAIRS = [("the cat sat on the mat .", "a dog ran in the park ."),
          ("paris is the capital of france .", "the food was cold and the service was slow ."),
@@ -96,6 +96,12 @@ def test_cli_nsp_bad_input_exit_2(capsys, args, words):
     out = _cli(capsys, *args, "--model", wordpiece_choice(), "--json")
     assert out.returncode == 2 and out.stdout == "" and words in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_untrained_nsp_head_is_explained():
+    loaded = get_model(headless_choice())
+    with pytest.raises(UserError, match="next-sentence head was not trained"):
+        next_sentence_probabilities(loaded, PAIRS)
 
 
 def test_cli_nsp_model_without_head_exits_2(capsys):

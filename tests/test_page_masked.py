@@ -10,7 +10,7 @@ from conftest import ROOT, tiny_choice
 from core import masked as M
 from core.models import get_model
 from core.nsp import EXAMPLES, next_sentence_probability
-from test_masked import wordpiece_choice
+from test_masked import headless_choice, wordpiece_choice
 
 
 def _page(choice: str | None = None) -> AppTest:
@@ -111,6 +111,14 @@ def test_click_whole_word_masks_all_pieces_and_decodes_jointly(at, wp):
     assert any("'walking' is 5 pieces" in c.value for c in at.caption)
 
 
+def test_whole_words_skip_typed_masks(at):
+    at.toggle(key="click_whole").set_value(True).run()
+    at.text_input(key="click_text").set_value("the [MASK] sat on the mat . " * 3).run()
+    assert not at.exception
+    labels = [b.label for b in at.button if b.key.startswith("click_")]
+    assert labels == ["the", "sat", "on", "the", "mat", "\\."] * 3  # a typed mask is no button
+
+
 def test_user_text_is_escaped(at):
     at.text_input(key="click_text").set_value("<b>bold</b> [MASK] x").run()
     assert not at.exception
@@ -145,9 +153,24 @@ def test_model_without_heads_gets_clear_notes():
     assert any("no next-sentence (NSP) head" in i.value and "RoBERTa" in i.value for i in at.info)
 
 
+def test_model_without_mlm_head_gets_a_clear_note():
+    at = _page(headless_choice())
+    assert any("no trained masked-word (MLM) head" in i.value for i in at.info)
+    assert any("no next-sentence (NSP) head" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not at.metric
+
+
 def test_embedded_model_first_open():
+    """The default page on the default model: predictions if its head is trained, else the note."""
     at = _page()
     loaded = get_model("embedded")
-    if not loaded.has_mlm:
+    assert not at.error and not at.warning
+    if loaded.has_mlm:
+        expected = M.fill_mask(loaded, "The capital of France is [MASK].", top_k=5)
+        first = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+        assert first["x"] == pytest.approx([p.score for p in expected.predictions[0]], abs=1e-6)
+    else:
         assert any("no trained masked-word" in i.value for i in at.info)
-    assert not at.error
+    if loaded.has_nsp:
+        p, _ = next_sentence_probability(loaded, *next(iter(EXAMPLES.values())))
+        assert any(m.value == f"{p:.1%}" for m in at.metric)

@@ -60,13 +60,14 @@ def test_pruned_head_is_the_one_removed():
     assert getattr(model.config, "pruned_heads", None) in (None, {})  # the original is untouched
 
 
-def test_head_importance_is_the_gate_gradient(teacher):
-    tokenizer, model = teacher
+def test_head_importance_is_the_gate_gradient():
+    tokenizer, model = tiny_classifier("bert")  # random weights: a loss near ln 2 with sizeable gradients
+    model = model.double().eval()
     data = toy_sentiment()
     raw = head_importance(model, tokenizer, data, normalize=False, batch_size=len(data))
     assert raw.shape == (2, 4) and (raw >= 0).all() and raw.sum() > 0
-    # Finite difference on one gate: scale head 0 of layer 1 by (1 + eps) through its value rows.
-    eps = 1e-3
+    # Central difference on one gate, in float64: scaling head 0 of layer 1 by s = scaling its value rows.
+    eps = 1e-4
     inputs = tokenizer(data.texts, padding=True, return_tensors="pt")
     labels = torch.tensor(data.labels)
 
@@ -79,9 +80,9 @@ def test_head_importance_is_the_gate_gradient(teacher):
             return torch.nn.functional.cross_entropy(work(**inputs).logits, labels).item()
 
     numeric = abs(loss_with(1 + eps) - loss_with(1 - eps)) / (2 * eps)
-    assert raw[1, 0].item() == pytest.approx(numeric, rel=0.05, abs=1e-6)
+    assert raw[1, 0].item() == pytest.approx(numeric, rel=1e-3)
     normalised = head_importance(model, tokenizer, data)
-    assert torch.allclose(normalised.norm(dim=1), torch.ones(2))
+    assert torch.allclose(normalised.norm(dim=1), torch.ones(2, dtype=normalised.dtype))
 
 
 def test_pruning_order_keeps_a_head_per_layer():
@@ -149,6 +150,6 @@ def test_cli_prune_json(teacher, tmp_path):
     assert result["heads"][0]["accuracy"] == 1.0
     assert result["sparsity"][0]["measured_sparsity"] == pytest.approx(0.5, abs=0.01)
     assert len(result["importance"]) == 2 and len(result["importance"][0]) == 4
-    bad = subprocess.run(cmd[:-3] + ["--heads", "99", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+    bad = subprocess.run(cmd[:-3] + ["--heads", "99", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and bad.stderr.count("\n") == 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -131,6 +132,19 @@ def test_long_text_is_truncated_with_a_notice(tiny_bert):
     assert len(t.pieces) == model.max_length == 64
     assert t.tokens[-1] == "[SEP]"
     assert "302 tokens" in t.notice and "64" in t.notice
+
+
+def test_long_pairs_are_cut_as_the_tokenizer_would_without_its_memory_blowup(tiny_any):
+    model = get_model(tiny_any)
+    a, b = ("the cat sat on the mat . " * 40).strip(), ("a dog ran in the park " * 30).strip()
+    t = tokenize(model, a, b)
+    assert t.as_dict()["ids"] == model.tokenizer(a, b, truncation="longest_first", max_length=model.max_length)["input_ids"]
+    full = len(model.tokenizer(a, b)["input_ids"])
+    assert t.encoded.n_tokens_before == full and f"needs {full} tokens" in t.notice
+    huge = "word " * 20_000  # a plain pair call would need gigabytes (huggingface/tokenizers#2035)
+    start = time.perf_counter()
+    t = tokenize(model, huge, huge)
+    assert time.perf_counter() - start < 10 and len(t.pieces) == model.max_length and t.encoded.truncated
 
 
 def test_empty_text_is_a_user_error(tiny_bert):

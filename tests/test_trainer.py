@@ -290,6 +290,15 @@ def test_cli_finetune_then_classify(choice, tmp_path):
     assert answer["label"] == "positive" and set(answer["scores"]) == {"negative", "positive"}
 
 
+def test_cli_builtin_dataset(choice, tmp_path):
+    done = cli("finetune", "--train", "builtin", "--eval", "builtin", "--model", choice, "--epochs", "1",
+               "--batch-size", "32", "--max-length", "16", "--out", str(tmp_path / "b"), "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert meta["labels"] == ["negative", "positive"] and meta["steps"] == 35  # ceil(1090 / 32)
+    assert meta["confusion"][0][0] + meta["confusion"][0][1] == 70  # the 140-row validation split
+
+
 def test_cli_bad_csv_is_one_line_and_exit_2(tmp_path):
     one_class = tmp_path / "one.csv"
     one_class.write_text("text,label\nhello there,a\ngood day,a\n")
@@ -298,6 +307,11 @@ def test_cli_bad_csv_is_one_line_and_exit_2(tmp_path):
     assert done.stderr.count("\n") == 1 and "at least two classes" in done.stderr
     missing = cli("finetune", "--train", str(one_class), "--label-column", "nope")
     assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+
+
+def test_classify_refuses_a_model_without_a_trained_classifier(choice):
+    with pytest.raises(UserError, match="not a fine-tuned classifier"):
+        load_classifier(choice.removeprefix("local:"))
 
 
 def test_accelerate_launch_cpu_writes_one_checkpoint(choice, tmp_path):

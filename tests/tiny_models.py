@@ -23,7 +23,8 @@ SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, interme
 
 def _wordpiece_vocab() -> list[str]:
     chars = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?'")
-    return BERT_SPECIALS + WORDS + chars + ["##" + c for c in chars] + ["##s", "##ing", "##ed"]
+    pieces = BERT_SPECIALS + WORDS + chars + ["##" + c for c in chars] + ["##s", "##ing", "##ed"]
+    return list(dict.fromkeys(pieces))  # ids must be unique: ".", "," and "a" are words and chars
 
 
 def make_bert(folder: Path, arch: str = "bert", seed: int = 0) -> Path:

@@ -2,8 +2,9 @@
 
 Rebuilds core/assets/embedded/adapter.safetensors from nothing (recipe and timing: MODEL_CARD.md):
 
-    nice -n 10 python -m core pretrain --source wordnet --mode lora --minutes 40 \\
-        --checkpoint-dir /tmp/pretrain --out core/assets/embedded
+    nice -n 10 python -m core pretrain --source wordnet --mode lora --lora-rank 64 --lora-alpha 128 \\
+        --lr 8e-4 --max-length 64 --batch-size 32 --dropout 0 --bf16 --steps 5000 --minutes 40 \\
+        --eval-every 50 --out core/assets/embedded
 
 `--mode scratch` instead trains a fresh small BERT (same tokenizer) and saves a model folder
 that loads as `local:FOLDER`.
@@ -18,7 +19,7 @@ from core.errors import UserError
 
 
 def register(sub) -> None:
-    from core.pretraining import MODES, PretrainConfig
+    from core.pretrain_config import MODES, PretrainConfig
 
     d = PretrainConfig()
     p = sub.add_parser("pretrain", help="train MLM + NSP heads (adapt the embedded encoder or pretrain from scratch)")
@@ -57,6 +58,7 @@ def run(args) -> int:
     from core.embedded import ASSET_DIR, load_embedded
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     cfg = P.PretrainConfig(
         mode=args.mode, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         max_length=args.max_length, short_seq_prob=args.short_seq_prob, lr=args.lr,
@@ -65,14 +67,14 @@ def run(args) -> int:
     if cfg.steps < 1 or cfg.batch_size < 1 or not 8 <= cfg.max_length <= 512:
         raise UserError("--steps and --batch-size must be positive and --max-length within 8..512.")
     torch.manual_seed(cfg.seed)
-    # No adapter: the heads start fresh, whatever is shipped.
-    tokenizer, model, _ = load_embedded(adapter=Path("/nonexistent"))
+    documents = load_documents(args.source)
+    tokenizer, model, _ = load_embedded(adapter=None)  # fresh heads, whatever is shipped
     if cfg.mode == "scratch":
         from transformers import BertForPreTraining
 
         model = BertForPreTraining(P.small_bert_config(len(tokenizer), args.hidden, args.layers, args.heads,
                                                        cfg.max_length))
-    train_docs, held_docs = split_documents(load_documents(args.source), held_out=0.02, seed=cfg.seed)
+    train_docs, held_docs = split_documents(documents, held_out=0.02, seed=cfg.seed)
     docs_ids = P.tokenize_documents(train_docs, tokenizer)
     held_ids = P.tokenize_documents(held_docs, tokenizer)
     print(f"{args.source}: {len(docs_ids)} training documents, {len(held_ids)} held out", flush=True)

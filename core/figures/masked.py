@@ -81,6 +81,7 @@ def logit_lens_figure(steps, title: str = "") -> go.Figure:
     layers = [s.layer for s in steps]
     names = ["embeddings" if s.layer == 0 else f"layer {s.layer}" for s in steps]
     final_token = escape(steps[-1].top[0].token)
+    top = max(max(s.final_probability, s.top[0].score) for s in steps)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=layers, y=[s.final_probability for s in steps], mode="lines+markers",
@@ -94,6 +95,6 @@ def logit_lens_figure(steps, title: str = "") -> go.Figure:
     fig.update_layout(title=escape(title) if title else None, height=380,
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title="layer (0 = embeddings)", tickmode="array", tickvals=layers),
-                      yaxis=dict(title="probability", range=[0, 1.08], tickformat=".0%"),
+                      yaxis=dict(title="probability", range=[0, min(1.08, 1.25 * top + 1e-3)], tickformat=".2~%"),
                       legend=dict(orientation="h", y=-0.25))
     return fig
