@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -18,9 +18,7 @@ from core.embeddings import position_ids
 from core.errors import UserError
 from core.text import Encoded, encode
 
-KINDS = ("special", "word", "continuation", "unknown")
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
-_ALGORITHM_NAMES = {"WordPiece": "WordPiece", "BPE": "byte-level BPE", "Unigram": "SentencePiece (unigram)"}
 
 
 @dataclass
@@ -32,7 +30,7 @@ class Piece:
     id: int
     segment: int
     position: int
-    kind: str  # one of KINDS
+    kind: str  # special | word | continuation | unknown
     sentence: int | None  # 0 = text A, 1 = text B, None for special tokens
     word: int | None  # index of its word within that sentence
     start: int  # character span in that sentence
@@ -145,60 +143,19 @@ def explain_split(tokenizer, word: str, pieces: list[str]) -> str | None:
     return "; ".join(reasons) or None
 
 
-def _cut(text: str, offsets: list, index: int) -> tuple[str, int]:
-    """`text` cut at the first space after token `index`, and how many tokens the cut keeps.
-
-    Cutting at a space keeps every word before the cut split exactly as in the full text.
-    """
-    if index >= len(offsets):
-        return text, len(offsets)
-    end = offsets[index][1]
-    space = re.search(r"\s", text[end:end + 200])
-    cut = end + space.start() if space else end
-    return text[:cut], sum(1 for start, _ in offsets if start < cut)
-
-
-def _cap_pair(tokenizer, a: str, b: str, limit: int) -> tuple[str, str, int]:
-    """Both texts cut to what pair truncation could keep, plus the full pair's token count.
-
-    Pair truncation in the `tokenizers` library grows quadratically in memory with the inputs'
-    length (huggingface/tokenizers#2035: two 5,000-word texts exhaust 8 GB), so a long pair is
-    cut first. "longest_first" keeps the same tokens as long as each cut side stays longer than
-    `limit` and the longer side stays the longer one (it gets the odd token), which is kept here.
-    """
-    spans = [tokenizer(t, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"] for t in (a, b)]
-    n_a, n_b = len(spans[0]), len(spans[1])
-    (a_cut, m_a), (b_cut, m_b) = _cut(a, spans[0], limit), _cut(b, spans[1], limit)
-    if n_a > n_b and m_a <= m_b:
-        a_cut, m_a = _cut(a, spans[0], m_b)
-    elif n_a <= n_b and m_a > m_b:
-        b_cut, m_b = _cut(b, spans[1], m_a)
-    return a_cut, b_cut, n_a + n_b + tokenizer.num_special_tokens_to_add(pair=True)
-
-
 def tokenize(loaded, text: str, pair: str | None = None) -> Tokenization:
     """`text` (and optional `pair`) as the model `loaded` reads them; truncation is flagged."""
     tok = loaded.tokenizer
-    texts = ((text or "").strip(), (pair or "").strip() or None)
-    if texts[0] and texts[1]:
-        a, b, full = _cap_pair(tok, texts[0], texts[1], loaded.max_length)
-        texts = (a, b)
-        encoded = encode(loaded, a, b)
-        encoded = replace(encoded, truncated=full > encoded.max_length, n_tokens_before=full)
-    else:
-        encoded = encode(loaded, text, pair)  # raises UserError on empty text
-    spans = tok(texts[0], texts[1], truncation="longest_first" if texts[1] else True,
-                max_length=encoded.max_length, return_offsets_mapping=True)
+    encoded = encode(loaded, text, pair)  # raises UserError on empty text
+    spans, texts = encoded.encoding, encoded.texts
     ids = encoded.inputs["input_ids"][0].tolist()
-    if spans["input_ids"] != ids:
-        raise RuntimeError("tokenizer offsets disagree with core.text.encode")
     positions = position_ids(loaded, encoded.inputs["input_ids"])[0].tolist()
     segments = encoded.inputs.get("token_type_ids", torch.zeros(1, len(ids), dtype=torch.long))[0].tolist()
     special = set(tok.all_special_ids)
     pieces, previous = [], None
     for i, token in enumerate(encoded.tokens):
         word, sentence = spans.word_ids()[i], spans.sequence_ids()[i]
-        start, end = spans["offset_mapping"][i]
+        start, end = encoded.offsets[i]
         if word is None and ids[i] in special:
             kind, sentence = "special", None
         elif ids[i] == tok.unk_token_id:
@@ -269,13 +226,11 @@ def lookup(loaded, word: str, k: int = 10) -> VocabLookup:
         note = ((note + " ") if note else "") + \
             f"It is {len(ids)} pieces, so its neighbours are those of the mean of their rows."
     table = loaded.encoder.get_input_embeddings().weight.float()
-    usable = min(table.shape[0], len(tok))
-    table = table[:usable]
     query = table[ids].mean(0)
     sims = (table @ query) / (table.norm(dim=1) * query.norm()).clamp_min(1e-12)  # cosine
-    vocab = tok.convert_ids_to_tokens(list(range(usable)))
-    excluded = set(ids) | set(tok.all_special_ids) | {i for i, t in enumerate(vocab) if _UNUSED.match(t)}
-    sims[[i for i in excluded if i < usable]] = -float("inf")
-    top = sims.topk(min(k, usable - len(excluded)))
+    vocab = tok.convert_ids_to_tokens(list(range(table.shape[0])))  # None: a row no token uses
+    excluded = set(ids) | set(tok.all_special_ids) | {i for i, t in enumerate(vocab) if t is None or _UNUSED.match(t)}
+    sims[[i for i in excluded if i < table.shape[0]]] = -float("inf")
+    top = sims.topk(max(0, min(k, table.shape[0] - len(excluded))))
     neighbours = [Neighbour(vocab[i], i, float(s)) for s, i in zip(top.values.tolist(), top.indices.tolist())]
     return VocabLookup(word, pieces, ids, neighbours, note)

@@ -4,8 +4,8 @@ import streamlit as st
 
 from core.errors import UserError
 from core.figures.masked import filled_html, logit_lens_figure, plain_label, predictions_bar, surprise_html
-from core.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare, require_mlm,
-                         surprisal, with_masks, word_spans)
+from core.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare,
+                         require_mlm, surprisal, with_masks, word_spans)
 from core.models import EMBEDDED, HUB_PRESETS, list_local_models
 from core.nsp import EXAMPLES, next_sentence_probability, require_nsp
 from pages._common import cached_model, current_model, get_loaded
@@ -116,7 +116,8 @@ with click_tab:
                 "word is hidden: red words surprised it, green ones it saw coming.")
     click_text = st.text_input("Sentence", DEFAULT_CLICK, key="click_text")
     whole = st.toggle("Whole words (mask every piece of a word WordPiece split)", key="click_whole",
-                      help="BERT's later checkpoints were trained this way: hiding only '##ing' of 'walking' makes the game too easy.")
+                      help="BERT's later checkpoints were trained this way: hiding only '##ing' "
+                           "of 'walking' makes the game too easy.")
     if has_mlm:
         try:
             rows = cached_surprisal(model.choice, click_text, top_k)
@@ -149,7 +150,8 @@ with click_tab:
                 st.plotly_chart(predictions_bar(r.top, "What the model puts there (orange: the original)",
                                                 original_id=r.token_id), key="click_bar")
             else:
-                st.caption(f"'{plain_label(original)}' is {len(picked)} pieces: each piece's own guess, then whole-word completions.")
+                st.caption(f"'{plain_label(original)}' is {len(picked)} pieces: each piece's own guess, "
+                           "then whole-word completions.")
                 preds = fill_masks(model, [masked], top_k=top_k)[0].predictions
                 columns = st.columns(min(len(preds), 3))
                 for i, p in enumerate(preds):
@@ -170,7 +172,7 @@ with lens_tab:
         st.plotly_chart(logit_lens_figure(steps), key="lens_fig")
         table([{"layer": "embeddings" if s.layer == 0 else str(s.layer),
                 **{f"guess {k + 1}": f"{p.token} ({p.score:.3f})" for k, p in enumerate(s.top)},
-                f"P(final answer '{steps[-1].top[0].token}')": round(s.final_probability, 4)} for s in steps])
+                f"P(final answer '{steps[-1].top[0].token}')": float(f"{s.final_probability:.3g}")} for s in steps])
     else:
         st.caption("Fill a mask in the first tab to see its guess form layer by layer.")
 

@@ -1,4 +1,6 @@
 """Tokens & embeddings: what BERT actually reads, from the typed text to the vector layer 1 gets."""
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +18,12 @@ DEFAULT_PAIR = "Common words like bank stay whole."
 DEFAULT_CONTEXT = "He sat on the river bank and watched the water.\n" \
                   "She deposited her money at the bank.\nThe bank approved my loan."
 PICK = "— pick a model —"
+MAX_SENTENCES = 8
+
+
+def plain(message: str) -> str:
+    """A message that may quote the user's text, with every markdown character backslash-escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:&=])", r"\\\1", message)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -50,7 +58,7 @@ tokenized = None
 try:
     tokenized = tokenize(model, text, pair)
 except UserError as err:
-    st.info(f"✍️ {err} The pieces, ids and embeddings of your text will appear here.")
+    st.info(f"✍️ {plain(str(err))} The pieces, ids and embeddings of your text will appear here.")
 
 if tokenized is not None:
     if tokenized.notice:
@@ -103,14 +111,14 @@ if tokenized is not None:
         try:
             second = tokenize(other, text, pair)
         except UserError as err:
-            st.info(str(err))
+            st.info(plain(str(err)))
         else:
             if second.notice:
                 st.warning(f"✂️ {other.choice}: {second.notice}")
             left, right = st.columns(2)
-            left.markdown(f"**{model.choice}** · {len(tokenized.pieces)} tokens · {tokenized.algorithm}")
+            left.markdown(f"**{plain(model.choice)}** · {len(tokenized.pieces)} tokens · {tokenized.algorithm}")
             left.html(chips_html(tokenized))
-            right.markdown(f"**{other.choice}** · {len(second.pieces)} tokens · {second.algorithm}")
+            right.markdown(f"**{plain(other.choice)}** · {len(second.pieces)} tokens · {second.algorithm}")
             right.html(chips_html(second))
             st.caption("Each word of the text, and the pieces each tokenizer made of its characters:")
             table([{"word": r["word"], model.choice: " ".join(r["a"]), other.choice: " ".join(r["b"])}
@@ -123,7 +131,7 @@ word = st.text_input("Word", "bank", key="tok_word")
 try:
     found = lookup(model, word)
 except UserError as err:
-    st.info(str(err))
+    st.info(plain(str(err)))
 else:
     if found.single:
         st.success(f"One token: id {found.ids[0]}.")
@@ -172,11 +180,14 @@ st.markdown("Layer 0 gives a word the same vector wherever it is (bar its positi
 ctx_word = st.text_input("Word to follow", "bank", key="ctx_word")
 ctx_text = st.text_area("Sentences containing it, one per line", DEFAULT_CONTEXT, key="ctx_sentences")
 sentences = [s.strip() for s in ctx_text.splitlines() if s.strip()]
+if len(sentences) > MAX_SENTENCES:
+    st.info(f"Using the first {MAX_SENTENCES} of your {len(sentences)} sentences.")
+    sentences = sentences[:MAX_SENTENCES]
 states = [states_of(model.choice, s) for s in sentences]
 try:
     comparison = compare_in_context(states, ctx_word)
 except UserError as err:
-    st.info(str(err))
+    st.info(plain(str(err)))
 else:
     st.plotly_chart(context_figure(comparison), key="ctx_lines")
     table([{"sentence": i + 1, "text": s} for i, s in enumerate(comparison.sentences)])
@@ -187,7 +198,7 @@ with_specials = st.checkbox("Include special tokens", False, key="ctx_specials")
 try:
     projection = project_tokens(states, layer, include_special=with_specials)
 except UserError as err:
-    st.info(str(err))
+    st.info(plain(str(err)))
 else:
     st.plotly_chart(projection_figure(projection, sentences, highlight=ctx_word), key="ctx_pca")
     st.caption("PCA keeps the two directions along which these tokens differ most; the share of "

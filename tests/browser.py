@@ -66,7 +66,11 @@ def app_url():
         pytest.fail("streamlit did not answer /_stcore/health within 60 s")
     yield url
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:  # a busy server (a model mid-load) may not stop politely
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ they load through the same `local:` path as a user's fine-tuned model.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-_TINY_ROOT = Path(os.environ.setdefault("BERT_PLAYGROUND_TEST_MODELS", str(ROOT / "build" / "tiny-models")))
+# Named after the generator's hash, so a change to tiny_models.py rebuilds the models.
+_GENERATOR = hashlib.sha256((ROOT / "tests" / "tiny_models.py").read_bytes()).hexdigest()[:10]
+_TINY_ROOT = Path(os.environ.setdefault("BERT_PLAYGROUND_TEST_MODELS",
+                                        str(ROOT / "build" / f"tiny-models-{_GENERATOR}")))
 os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = str(_TINY_ROOT)
 
 ARCHS = ("bert", "distilbert", "roberta", "albert")

@@ -206,10 +206,15 @@ def test_neuron_view_uses_the_models_weights(arch, tiny_bert):
 
 
 def test_neuron_view_refuses_roberta_with_other_padding():
+    import copy
+
     from conftest import tiny_choice
 
+    loaded = copy.copy(get_model(tiny_choice("roberta")))
+    loaded.model = copy.deepcopy(loaded.model)
+    loaded.model.config.pad_token_id = 0
     with pytest.raises(UserError, match="padding id 1"):
-        V.neuron_view_html(get_model(tiny_choice("roberta")), "the cat sat")
+        V.neuron_view_html(loaded, "the cat sat")
 
 
 def test_neuron_view_refuses_other_architectures():

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, _TINY_ROOT, tiny_choice
+from conftest import ROOT, _TINY_ROOT
 from core import masked as M
 from core.errors import UserError
 from core.models import get_model

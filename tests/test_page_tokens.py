@@ -169,3 +169,18 @@ def test_hostile_texts_never_break_the_page():
             assert chips(at) and all("<script" not in body and "<img" not in body for body in chips(at)), name
         else:
             assert any("Type a sentence" in i.value for i in at.info), name
+
+
+def test_messages_quoting_user_text_escape_markdown():
+    at = open_page(tiny_choice("bert"))
+    at.text_input(key="ctx_word").input("**bold** [x](javascript:alert(1)) $x$").run()
+    assert not at.exception
+    message = next(i.value for i in at.info if "not in the sentence" in i.value)
+    assert r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \$x\$" in message
+
+
+def test_many_context_sentences_are_capped():
+    at = open_page(tiny_choice("bert"))
+    at.text_area(key="ctx_sentences").input("\n".join(["the bank was muddy ."] * 20)).run()
+    assert not at.exception
+    assert any("first 8 of your 20 sentences" in i.value for i in at.info)

@@ -19,7 +19,7 @@ def plain_label(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text) if text.strip() else repr(text)
 
 
-def predictions_bar(predictions, title: str = "", original_id: int | None = None, height: int | None = None) -> go.Figure:
+def predictions_bar(predictions, title: str = "", original_id: int | None = None) -> go.Figure:
     """Top-k candidates for one mask, most likely on top; the original token (if any) in orange."""
     labels = [escape(repr(p.token) if p.token != p.token.strip() or not p.token else p.token) for p in predictions]
     colours = ["#f28e2b" if p.token_id == original_id else "#4e79a7" for p in predictions]
@@ -27,7 +27,7 @@ def predictions_bar(predictions, title: str = "", original_id: int | None = None
         x=[p.score for p in predictions], y=[f"{i + 1}. {t}" for i, t in enumerate(labels)], orientation="h",
         marker_color=colours, text=[f"{p.score:.1%}" for p in predictions], textposition="auto",
         hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=escape(title) if title else None, height=height or 60 + 28 * len(predictions),
+    fig.update_layout(title=escape(title) if title else None, height=60 + 28 * len(predictions),
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title="probability", tickformat=".2~%", rangemode="tozero"))
     fig.update_yaxes(autorange="reversed")
@@ -58,7 +58,8 @@ def surprise_html(rows, highlight: set[int] = frozenset()) -> str:
     return f'<div style="line-height:2">{"".join(spans)}</div>{legend}'
 
 
-def filled_html(tokens: list[str], positions: list[int], guesses: list[str], hide: frozenset = frozenset()) -> str:
+def filled_html(tokens: list[str], positions: list[int], guesses: list[str],
+                hide: frozenset = frozenset()) -> str:
     """The masked sentence with each mask replaced by its best guess, guesses highlighted.
 
     `hide` holds tokens not worth showing ([CLS], [SEP], [PAD]).
