@@ -52,7 +52,7 @@ def test_matches_transformers_hidden_attention_mlm(which, request):
     # The head modules exist even when untrained: the arithmetic must still agree.
     with torch.inference_mode():
         ref = loaded.model(**batch)
-        hidden, _ = scratch(**batch)
+        hidden, _ = scratch(**batch, output_attentions=True)
         assert (scratch.mlm_logits(hidden) - ref.prediction_logits).abs().max() < TOL
         assert (scratch.nsp_logits(hidden) - ref.seq_relationship_logits).abs().max() < TOL
 

@@ -1,6 +1,8 @@
 """Plotly figures, one module per page topic; shared building blocks live here."""
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -9,12 +11,12 @@ def heatmap(matrix, x_labels=None, y_labels=None, title: str = "", colorscale: s
             zmin=None, zmax=None, hover: str = "%{y} → %{x}: %{z:.3f}", height: int | None = None) -> go.Figure:
     """A labelled heatmap (rows top to bottom) with the matrix shape in the title.
 
-    Duplicate tick labels (the same token twice) are made unique by their position so plotly
-    does not merge the rows.
+    Labels are escaped (they are user text) and duplicates made unique so plotly does not merge
+    rows; values stay float32, half the bytes of float64 for a 512 × 512 map.
     """
-    z = np.asarray(matrix, dtype=float)
-    xs = unique_labels(x_labels) if x_labels is not None else None
-    ys = unique_labels(y_labels) if y_labels is not None else None
+    z = np.asarray(matrix, dtype=np.float32)
+    xs = unique_labels(safe_labels(x_labels)) if x_labels is not None else None
+    ys = unique_labels(safe_labels(y_labels)) if y_labels is not None else None
     shape = " × ".join(str(d) for d in z.shape)
     fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale=colorscale, zmin=zmin, zmax=zmax,
                                hovertemplate=hover + "<extra></extra>"))
@@ -22,6 +24,11 @@ def heatmap(matrix, x_labels=None, y_labels=None, title: str = "", colorscale: s
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height)
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def safe_labels(labels) -> list[str]:
+    """Tokens are user text, and plotly renders <b>, <a> etc. inside labels: escape them."""
+    return [escape(str(label), quote=False) for label in labels]
 
 
 def unique_labels(labels) -> list[str]:

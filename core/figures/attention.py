@@ -7,31 +7,24 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.attention import block_labels, downsample
-from core.figures import heatmap, unique_labels
+from core.figures import heatmap, safe_labels, unique_labels
 
 GRID_TILE = 40  # the most rows/columns one small multiple shows before it is downsampled
-
-
-def safe_labels(labels) -> list[str]:
-    """Tokens are user text: plotly renders <b>, <a> etc. in labels, so escape them."""
-    return [html.escape(str(label), quote=False) for label in labels]
 
 
 def head_figure(result, layer: int, head: int, max_size: int = 512) -> go.Figure:
     """One head: queries (rows) attend to keys (columns), tokens on both axes."""
     matrix, edges = downsample(result.attn[layer, head], max_size)
-    labels = safe_labels(block_labels(result.tokens, edges))
-    fig = heatmap(matrix, labels, labels, f"Layer {layer}, head {head}", zmin=0,
+    labels = block_labels(result.tokens, edges)
+    return heatmap(matrix, labels, labels, f"Layer {layer}, head {head}", zmin=0,
                    hover="%{y} → %{x}: %{z:.3f}", height=_square_height(len(labels)))
-    return _float32(fig, matrix)
 
 
 def matrix_figure(matrix: np.ndarray, tokens: list[str], title: str, max_size: int = 512) -> go.Figure:
     """Any token x token matrix (head average, rollout) on the same axes as a head."""
     small, edges = downsample(matrix, max_size)
-    labels = safe_labels(block_labels(tokens, edges))
-    fig = heatmap(small, labels, labels, title, zmin=0, height=_square_height(len(labels)))
-    return _float32(fig, small)
+    labels = block_labels(tokens, edges)
+    return heatmap(small, labels, labels, title, zmin=0, height=_square_height(len(labels)))
 
 
 def grid_figure(result, layers: list[int], heads: list[int], tile: int = GRID_TILE) -> go.Figure:
@@ -97,15 +90,6 @@ def ranking_figure(rows: list[dict], source: str, target: str, top: int = 15) ->
                 hovertemplate="%{y}: %{x:.3f}<extra></extra>")
     fig.update_layout(barmode="group", height=60 + 34 * len(best), xaxis_title="attention weight",
                       margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08))
-    return fig
-
-
-def _float32(fig: go.Figure, z) -> go.Figure:
-    """heatmap() stores float64; float32 halves the bytes a 512 x 512 map sends to the browser.
-    (Plotly keeps an existing array's dtype on assignment, hence the reset to None first.)"""
-    trace = fig.data[0]
-    trace.z = None
-    trace.z = np.asarray(z, dtype=np.float32)
     return fig
 
 

@@ -6,7 +6,7 @@ from html import escape
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import heatmap, unique_labels
+from core.figures import heatmap, safe_labels, unique_labels
 
 # Colour *and* border style, so the kinds stay apart for colour-blind readers and in print.
 CHIP_STYLES = {
@@ -55,11 +55,6 @@ def legend_html(segments: bool) -> str:
     return f'<div style="font-size:12px">{"".join(items)}</div>'
 
 
-def _safe(texts) -> list[str]:
-    """Plotly renders a few HTML tags inside labels; user text must stay text (it decodes entities)."""
-    return [escape(str(t)) for t in texts]
-
-
 def _diverging(matrix: np.ndarray, tokens, title: str) -> go.Figure:
     limit = float(np.abs(matrix).max()) or 1.0
     fig = heatmap(matrix, None, tokens, title, colorscale="RdBu", zmin=-limit, zmax=limit,
@@ -84,7 +79,7 @@ def embedding_figures(emb, max_tokens: int = 64) -> dict[str, go.Figure]:
     steps["LayerNorm"] = (emb.normed, "After LayerNorm (what layer 1 reads)")
     if emb.projected is not None:
         steps["projected"] = (emb.projected, "ALBERT: projected to the hidden size")
-    return {name: _diverging(matrix[:max_tokens], _safe(tokens), title) for name, (matrix, title) in steps.items()}
+    return {name: _diverging(matrix[:max_tokens], tokens, title) for name, (matrix, title) in steps.items()}
 
 
 def position_similarity_figure(matrix: np.ndarray, ids: list[int]) -> go.Figure:
@@ -112,7 +107,7 @@ def projection_figure(projection, sentences: list[str], highlight: str = "") -> 
     """Tokens as labelled points, one colour per sentence; pieces of `highlight` drawn bigger."""
     fig = go.Figure()
     index = np.array(projection.sentence_index)
-    labels = np.array(_safe(unique_labels(projection.tokens)), dtype=object)
+    labels = np.array(unique_labels(safe_labels(projection.tokens)), dtype=object)
     for s, sentence in enumerate(sentences):
         rows = np.flatnonzero(index == s)
         if rows.size:
@@ -121,7 +116,7 @@ def projection_figure(projection, sentences: list[str], highlight: str = "") -> 
             fig.add_trace(go.Scatter(
                 x=projection.points[rows, 0], y=projection.points[rows, 1], mode="markers+text",
                 marker=dict(size=[16 if b else 8 for b in big], line=dict(width=1, color="#111")),
-                text=_safe(projection.tokens[r] for r in rows), textposition="top center",
+                text=safe_labels(projection.tokens[r] for r in rows), textposition="top center",
                 customdata=labels[rows], name=f"{s + 1}: {escape(short)}",
                 hovertemplate="%{customdata}<extra>" + f"sentence {s + 1}" + "</extra>"))
     pc1, pc2 = (100 * v for v in projection.explained)
