@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -154,7 +154,7 @@ def with_masks(loaded, text: str, positions: list[int]) -> Masked:
     ids[0, positions] = loaded.tokenizer.mask_token_id
     masked_inputs = {**encoded.inputs, "input_ids": ids}
     tokens = loaded.tokenizer.convert_ids_to_tokens(ids[0].tolist())
-    masked = Encoded(masked_inputs, tokens, encoded.truncated, encoded.n_tokens_before, encoded.max_length)
+    masked = replace(encoded, inputs=masked_inputs, tokens=tokens)
     return Masked(masked, sorted(positions), [encoded.notice] if encoded.notice else [])
 
 

@@ -1,6 +1,6 @@
 """Real-browser fixtures: the app under `streamlit run` on loopback, and Debian's Chromium via playwright.
 
-Import the fixtures in a test module with `from browser import app_url, browser  # noqa: F401`.
+conftest.py registers the fixtures once, so every module shares one server and one browser.
 Tests skip (with the reason) where chromium or playwright is missing; CI installs both.
 """
 from __future__ import annotations

@@ -45,3 +45,7 @@ def tiny_any(request) -> str:
 @pytest.fixture(scope="session")
 def tiny_bert() -> str:
     return tiny_choice("bert")
+
+
+# Real-browser fixtures, registered once here so every module shares one server and one Chromium.
+from browser import app_url, browser  # noqa: E402,F401

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import PAGES, SCREENSHOTS, app_url, browser, offline_page, wait_for_app  # noqa: F401
+from browser import PAGES, SCREENSHOTS, offline_page, wait_for_app
 
 # Console noise that is not ours: Streamlit's own telemetry/feature probes blocked by the offline route.
 BENIGN = ("net::ERR_FAILED", "Failed to load resource", "ERR_INTERNET_DISCONNECTED")

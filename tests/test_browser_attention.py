@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from browser import CHROMIUM, app_url, browser, offline_page  # noqa: F401
+from browser import offline_page
 from core import vendor_js
 
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from core.embedded import ADAPTER, load_embedded
 
 # Recorded from the shipped adapter (plain forward pass + softmax at the [MASK] position).
 SENTENCE = "She went to the [MASK] to buy some bread."
-EXPECTED_TOP = ["home", "church", "day"]
+EXPECTED_TOP = ["school", "teacher", "restaurant"]
 
 
 @pytest.fixture(scope="module")
