@@ -47,5 +47,17 @@ def tiny_bert() -> str:
     return tiny_choice("bert")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Training tests run on one torch thread: two threads thrash (10-50x slower) when the 2-core
+    machine is busy, and tiny models gain nothing from a second one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # Real-browser fixtures, registered once here so every module shares one server and one Chromium.
 from browser import app_url, browser  # noqa: E402,F401

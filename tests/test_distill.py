@@ -22,6 +22,9 @@ FRAMES = ["the {} cat sat on the mat .", "a {} dog ran in the park .", "the food
           "students learn how {} attention works .", "we are playing with {} models ."]
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def toy_sentiment(repeat: int = 1) -> LabelledTexts:
     """Texts whose label is decided by one word: learnable in a few steps by a tiny model."""
     texts, labels = [], []
@@ -50,15 +53,6 @@ def trained_teacher(arch: str = "bert"):
     data = toy_sentiment()
     cfg = DistillConfig(student_layers=2, alpha=0.0, epochs=10, batch_size=4, lr=5e-3)
     return tokenizer, train_student(model, tokenizer, data, data, cfg).model
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two threads on a shared 2-core machine thrash (10-50x slower); one is steady."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +186,9 @@ def test_latency_is_measured_per_model(teacher):
     assert set(ms) == {"a", "b"} and all(v > 0 for v in ms.values())
 
 
-def test_cli_distill_json(teacher, tmp_path):
-    tokenizer, model = teacher
-    folder = tmp_path / "teacher"
+def save_for_cli(tokenizer, model, tmp_path, name: str):
+    """A saved classifier folder, the toy data as CSV, and an offline environment for `python -m core`."""
+    folder = tmp_path / name
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     data = toy_sentiment()
@@ -202,6 +196,11 @@ def test_cli_distill_json(teacher, tmp_path):
     csv.write_text("text,label\n" + "\n".join(f"{t},{data.label_names[y]}" for t, y in zip(data.texts, data.labels)))
     env = {"BERT_PLAYGROUND_MODEL_DIRS": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
            "OMP_NUM_THREADS": "1"}
+    return folder, csv, env
+
+
+def test_cli_distill_json(teacher, tmp_path):
+    folder, csv, env = save_for_cli(*teacher, tmp_path, "teacher")
     cmd = [sys.executable, "-m", "core", "distill", "--teacher", str(folder), "--student-layers", "1",
            "--train", str(csv), "--eval", str(csv), "--epochs", "1", "--batch-size", "8", "--lr", "3e-3",
            "--no-baseline", "--json"]

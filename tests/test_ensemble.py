@@ -46,7 +46,7 @@ def test_report_numbers():
         report({"a": A}, Y)
 
 
-def test_members_train_differently_and_combine(tmp_path, monkeypatch):
+def test_members_train_differently_and_combine(tmp_path, monkeypatch, one_thread):
     import torch
     from conftest import tiny_choice
     from safetensors.torch import load_file
@@ -56,16 +56,12 @@ def test_members_train_differently_and_combine(tmp_path, monkeypatch):
 
     dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
     monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        data = toy_sentiment()
-        folders = train_members(data, data, n=2, layers=1, epochs=1, out_root=tmp_path, base=tiny_choice("bert"))
-        assert [f.rsplit("/", 1)[-1] for f in folders] == ["member-0", "member-1"]
-        heads = [load_file(str(tmp_path / f"member-{i}" / "model.safetensors"))["classifier.weight"] for i in (0, 1)]
-        assert not torch.equal(heads[0], heads[1])  # different seeds, different members
-        probs = evaluate_members(folders, data)
-        assert set(probs) == {"member-0", "member-1"} and probs["member-0"].shape == (len(data), 2)
-        assert report(probs, data.labels)["members"][0]["model"] == "member-0"
-    finally:
-        torch.set_num_threads(threads)
+    data = toy_sentiment()
+    folders = train_members(data, data, n=2, layers=1, epochs=1, out_root=tmp_path, base=tiny_choice("bert"))
+    assert [f.rsplit("/", 1)[-1] for f in folders] == ["member-0", "member-1"]
+    heads = [load_file(str(tmp_path / f"member-{i}" / "model.safetensors"))["classifier.weight"] for i in (0, 1)]
+    assert not torch.equal(heads[0], heads[1])  # different seeds, different members
+    probs = evaluate_members(folders, data)
+    assert set(probs) == {"member-0", "member-1"} and probs["member-0"].shape == (len(data), 2)
+    assert report(probs, data.labels)["members"][0]["model"] == "member-0"
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_distill import one_thread  # noqa: F401 (fixture)
 
 from core.errors import UserError
 from core.lab_pretrain import ScratchSpec, check_samples, pretrain, save_upload
@@ -22,7 +21,7 @@ class Recorder:
         pass
 
 
-def test_pretraining_from_scratch_lowers_mlm_loss_and_saves(tmp_path, monkeypatch, one_thread):  # noqa: F811
+def test_pretraining_from_scratch_lowers_mlm_loss_and_saves(tmp_path, monkeypatch, one_thread):
     dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
     monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)
     rec = Recorder()

@@ -7,14 +7,14 @@ import pytest
 import torch
 from conftest import ROOT, tiny_choice
 from streamlit.testing.v1 import AppTest
-from test_distill import one_thread, trained_teacher  # noqa: F401 (fixture)
+from test_distill import trained_teacher
 
 from core.jobs import JOBS
 from core.models import RUNS_DIR
 
 
 @pytest.fixture(scope="module")
-def lab_models(tmp_path_factory, one_thread):  # noqa: F811
+def lab_models(tmp_path_factory, one_thread):
     """Two tiny classifiers (labels negative/positive) in a model folder the page can list."""
     folder = tmp_path_factory.mktemp("lab-models")
     for name in ("tiny-clf-a", "tiny-clf-b"):

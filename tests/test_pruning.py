@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 from conftest import ROOT
-from test_distill import one_thread, tiny_classifier, toy_sentiment, trained_teacher  # noqa: F401 (fixture)
+from test_distill import save_for_cli, tiny_classifier, toy_sentiment, trained_teacher
 
 from core.errors import UserError
 from core.pruning import (encoder_sparsity, head_curve, head_importance, magnitude_prune, prune_heads,
@@ -16,7 +16,7 @@ from core.pruning import (encoder_sparsity, head_curve, head_importance, magnitu
 
 
 @pytest.fixture(scope="module")
-def teacher(one_thread):  # noqa: F811
+def teacher(one_thread):
     return trained_teacher()
 
 
@@ -132,15 +132,7 @@ def test_albert_is_refused():
 
 
 def test_cli_prune_json(teacher, tmp_path):
-    tokenizer, model = teacher
-    folder = tmp_path / "clf"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    data = toy_sentiment()
-    csv = tmp_path / "toy.csv"
-    csv.write_text("text,label\n" + "\n".join(f"{t},{data.label_names[y]}" for t, y in zip(data.texts, data.labels)))
-    env = {"BERT_PLAYGROUND_MODEL_DIRS": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-           "OMP_NUM_THREADS": "1"}
+    folder, csv, env = save_for_cli(*teacher, tmp_path, "clf")
     cmd = [sys.executable, "-m", "core", "prune", "--model", str(folder), "--eval", str(csv), "--heads", "0,3",
            "--sparsity", "0.5", "--json"]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -25,6 +25,9 @@ NEG = ["the food was cold and the service was slow .", "the food was cold .", "t
        "cold food and slow service .", "the rain was cold and the bank was muddy ."]
 
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def tiny_words_choice() -> str:
     """A tiny random BERT whose tokenizer knows the test words.
 
@@ -84,15 +87,6 @@ def no_dropout(model):
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.0
     return model
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second thread, and lose a lot on a busy machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
