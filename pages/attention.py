@@ -7,8 +7,7 @@ from core.attention import (STATS, compute_attention, describe_patterns, head_av
                             rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs
-from core.models import EMBEDDED, HUB_PRESETS, list_local_models
-from pages._common import cached_model, current_model, get_loaded
+from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 STAT_NAMES = {"entropy": "Entropy (spread)", "cls": "Attention to [CLS]", "sep": "Attention to [SEP]",
@@ -180,8 +179,8 @@ with bertviz:
 
 with compare:
     if compare.open:
-        local = list_local_models()
-        options = [c for c in dict.fromkeys([*local, EMBEDDED, *HUB_PRESETS]) if c != model.choice]
+        local = [c for c in model_options() if c.startswith("local:")]
+        options = [c for c in dict.fromkeys([*local, *model_options()]) if c != model.choice]
         other_choice = st.selectbox("Compare with", options, index=0 if local and local[0] != model.choice else None,
                                     placeholder="Pick a model…", key="cmp_model",
                                     help="A fine-tuned copy (from the Fine-tuning page) shows what training "

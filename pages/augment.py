@@ -1,6 +1,5 @@
 """Augmentation: what each nlpaug technique (and BERT itself) does to a sentence, then to a dataset."""
 import html
-from uuid import uuid4
 
 import streamlit as st
 
@@ -10,7 +9,7 @@ from core.augment_data import MAX_ROWS, augment_dataset, builtin_dataset
 from core.csv_input import load_csv, read_text_csv
 from core.errors import UserError
 from core.jobs import JOBS
-from pages._common import current_model
+from pages._common import current_model, submit_job
 
 DEFAULT_TEXT = "The hotel room was clean and the staff were friendly, but breakfast was cold."
 PIPELINE = "pipeline"
@@ -24,7 +23,6 @@ st.markdown(
     "true. Try each technique on one sentence first, then apply the recipe to a whole dataset."
 )
 model = current_model()
-session = st.session_state.setdefault("session_id", uuid4().hex)
 reasons = {name: unavailable_reason(name, model) for name in TECHNIQUES}
 
 # ------------------------------------------------------------------------ 1. one sentence
@@ -158,7 +156,7 @@ if frame is not None:
                 job.report(done / total, f"{done:,} of {total:,} rows")
             return augment_dataset(frame, *args, progress=progress, **opts)
         try:
-            st.session_state["aug_job"] = JOBS.submit("augment", session, work).id
+            st.session_state["aug_job"] = submit_job("augment", work).id
         except UserError as err:
             st.error(str(err))
 

@@ -2,7 +2,6 @@
 import re
 import time
 from functools import partial
-from uuid import uuid4
 
 import streamlit as st
 
@@ -11,10 +10,10 @@ from core.datasets import (BUILTIN, HUB_DATASETS, LabelledTexts, builtin_sentime
 from core.errors import UserError
 from core.figures.training import class_probabilities, confusion_figure, training_curves
 from core.jobs import JOBS
-from core.models import RUNS_DIR, is_offline
+from core.models import is_offline
 from core.trainer import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
                           zip_checkpoint)
-from pages._common import current_model
+from pages._common import current_model, jobs_caption, my_runs_dir, submit_job
 
 SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
 
@@ -28,7 +27,6 @@ st.markdown(
 )
 model = current_model()
 choice = model.choice
-session = st.session_state.setdefault("session_id", uuid4().hex)
 st.caption(f"Model: **{choice}** (change it in the sidebar) · {model.summary()['parameters'] / 1e6:.1f}M "
            f"parameters · trains on **{model.device}**")
 if choice == "embedded":
@@ -163,9 +161,10 @@ config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr
                      grad_accum=int(grad_accum), weight_decay=float(weight_decay), warmup_ratio=float(warmup),
                      patience=int(patience), eval_every=int(eval_every), seed=seed)
 default_name = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{choice.rsplit('/', 1)[-1]}-{source}")[:40] + time.strftime("-%H%M%S")
-if st.session_state.pop("ft_rename", False) or "ft_name" not in st.session_state:
-    st.session_state["ft_name"] = default_name  # a fresh name after each start, so runs never collide
-name = st.text_input("Save as (a folder under runs/)", key="ft_name", max_chars=60)
+if st.session_state.pop("ft_rename", False):
+    st.session_state.pop("ft_name", None)  # after a start the box empties: the next run gets a fresh name
+name = st.text_input("Save as", key="ft_name", max_chars=60, placeholder=default_name,
+                     help="A folder name (empty: the one shown). Your models are listed in your sidebar only.")
 
 if train is not None:
     rows = len(train) * (1 + augment_copies if augment_recipe else 1)
@@ -196,12 +195,12 @@ ready = (train is not None or hub_name is not None) and not running
 if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="ft_start"):
     try:
         config.validate()
-        clean = name.strip()
+        clean = name.strip() or default_name
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", clean):
             raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
-        out_dir = RUNS_DIR / clean
+        out_dir = my_runs_dir() / clean
         if out_dir.exists():
-            raise UserError(f"runs/{clean} already exists: choose another name.")
+            raise UserError(f"You already have a model called {clean}: choose another name.")
 
         def work(job, train=train, evaluation=evaluation, hub=(hub_name, hub_limit),
                  augment=(augment_recipe, augment_copies)):
@@ -221,9 +220,9 @@ if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="f
             result = finetune(choice, train, evaluation, config, job, out_dir)
             return {"result": result, "evaluation": evaluation, "train_rows": len(train)}
 
-        st.session_state["ft_job"] = JOBS.submit("finetune", session, work).id
+        st.session_state["ft_job"] = submit_job("finetune", work).id
         st.session_state["ft_rename"] = True
-        job = JOBS.get(st.session_state["ft_job"])
+        st.rerun()  # the whole page again: Start disabled, the progress panel polling
     except UserError as err:
         st.error(str(err))
 
@@ -237,7 +236,7 @@ def show_results(job) -> None:
     result, evaluation = done["result"], done["evaluation"]
     best = result.best
     folder = result.out_dir
-    st.success(f"Saved as **runs/{folder.name}**: pick it in the sidebar to look inside it on the other pages.")
+    st.success(f"Saved as **{folder.name}**: pick it in the sidebar (yours only) to look inside it on the other pages.")
     majority = max(evaluation.class_counts().values()) / len(evaluation)
     c = st.columns(5)
     c[0].metric("Validation accuracy", f"{best.accuracy:.1%}", f"{best.accuracy - majority:+.1%} vs majority class",
@@ -283,7 +282,7 @@ def show_results(job) -> None:
 def show_job():
     job = JOBS.get(st.session_state.get("ft_job"))
     if job is None:
-        st.caption("Nothing is training yet.")
+        st.caption("Nothing is training yet. " + jobs_caption())
         return
     events = list(job.events)
     start = latest(events, "start")

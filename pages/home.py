@@ -42,3 +42,7 @@ with right:
     st.metric("Parameters", f"{s['parameters'] / 1e6:.1f}M")
     st.caption(f"{s['layers']} layers · hidden size {s['hidden']} · {s['heads']} heads · "
                f"vocabulary {s['vocab']:,} · at most {s['max_length']} tokens")
+    if st.button("🔏 Fingerprint the weights", key="fingerprint",
+                 help="A SHA-256 of every weight, computed now. Everyone on this server shares this copy of "
+                      "the model and no page changes it (fine-tuning trains a copy), so it stays the same."):
+        st.caption(f"SHA-256 of the weights: `{model.fingerprint()[:16]}`")

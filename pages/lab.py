@@ -15,9 +15,8 @@ from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, import
                               pruning_curve, student_training)
 from core.jobs import JOBS
 from core.lab_pretrain import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
-from core.models import RUNS_DIR
+from pages._common import my_runs_dir, submit_job
 
-session = st.session_state.setdefault("session_id", uuid4().hex)
 
 st.title("🧫 Pretraining lab")
 st.markdown(
@@ -38,15 +37,15 @@ def valid_name(name: str) -> str:
     clean = name.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", clean):
         raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
-    if (RUNS_DIR / clean).exists():
-        raise UserError(f"runs/{clean} already exists: choose another name.")
+    if (my_runs_dir() / clean).exists():
+        raise UserError(f"You already have a model called {clean}: choose another name.")
     return clean
 
 
 def start(key: str, kind: str, work) -> None:
     """Submit `work` as this session's job and remember it under `key`; explain a refusal."""
     try:
-        st.session_state[key] = JOBS.submit(kind, session, work).id
+        st.session_state[key] = submit_job(kind, work).id
     except UserError as err:
         st.error(str(err))
 
@@ -81,7 +80,7 @@ def running(key: str) -> bool:
     return job is not None and not job.done
 
 
-classifiers = list_classifiers()
+classifiers = list_classifiers(my_runs_dir())
 by_choice = {c["choice"]: c for c in classifiers}
 
 
@@ -118,7 +117,7 @@ with tab_pretrain:
     samples = st.text_area("Sentences to watch (one per line, each with [MASK])", "\n".join(DEFAULT_SAMPLES),
                            key="pt_samples", height=120, max_chars=2_000)
     st.session_state.setdefault("pt_name", f"scratch-bert-{uuid4().hex[:4]}")
-    name = st.text_input("Save as runs/…", key="pt_name", max_chars=60)
+    name = st.text_input("Save as", key="pt_name", max_chars=60)
     spec = ScratchSpec(layers=layers, hidden=hidden, heads=heads, steps=int(steps), batch_size=batch,
                        max_length=max_len, lr=lr, max_documents=int(docs))
     st.caption(f"About {(30522 * hidden + layers * 12 * hidden * hidden) / 1e6:.1f}M parameters, most of them the "
@@ -126,7 +125,7 @@ with tab_pretrain:
     if st.button("▶ Start pretraining", type="primary", key="pt_start", disabled=running("lab_pretrain_job")):
         try:
             spec.validate()
-            out_dir = RUNS_DIR / valid_name(name)
+            out_dir = my_runs_dir() / valid_name(name)
             if corpus.startswith("Upload"):
                 if upload is None:
                     raise UserError("Upload a .txt file first, or use the built-in text.")
@@ -161,7 +160,7 @@ with tab_pretrain:
     def pretrain_done(job) -> None:
         result = job.result
         events = list(job.events)
-        st.success(f"Saved as **runs/{result['out'].rsplit('/', 1)[-1]}**: pick it in the sidebar to see its "
+        st.success(f"Saved as **{result['out'].rsplit('/', 1)[-1]}**: pick it in the sidebar to see its "
                    "attention and masked-word guesses on the other pages.")
         held = result["held_out"]
         c = st.columns(4)
@@ -220,15 +219,17 @@ with tab_distill:
     baseline = c[2].checkbox("Also train the student alone", True, key="kd_baseline")
     save_student = c[3].checkbox("Save the student", True, key="kd_save")
     st.session_state.setdefault("kd_name", f"student-{uuid4().hex[:4]}")
-    kd_name = st.text_input("Save the student as runs/…", key="kd_name", max_chars=60, disabled=not save_student)
+    kd_name = st.text_input("Save the student as", key="kd_name", max_chars=60, disabled=not save_student)
     if st.button("▶ Distil", type="primary", key="kd_start", disabled=running("lab_distill_job") or teacher_layers < 2):
         try:
             config = DistillConfig(student_layers=k, layer_choice=layer_choice, temperature=temperature, alpha=alpha,
                                    epochs=epochs, lr=kd_lr)
             config.validate()
-            out_dir = RUNS_DIR / valid_name(kd_name) if save_student else None
+            out_dir = my_runs_dir() / valid_name(kd_name) if save_student else None
 
-            def distil_work(job, choice=teacher_choice):
+            teacher_dir = my_runs_dir() / f"teacher-minilm-{uuid4().hex[:6]}"
+
+            def distil_work(job, choice=teacher_choice, teacher_dir=teacher_dir):
                 from core.distill import SubProgress
                 from core.trainer import TrainConfig, finetune
 
@@ -238,7 +239,7 @@ with tab_distill:
                 if choice == FINETUNE_FIRST:
                     job.report(0.0, "Fine-tuning the teacher (embedded MiniLM)…")
                     result = finetune("embedded", train, validation, TrainConfig(epochs=2, batch_size=16),
-                                      SubProgress(job, 0, 0.4), RUNS_DIR / f"teacher-minilm-{uuid4().hex[:6]}")
+                                      SubProgress(job, 0, 0.4), teacher_dir)
                     tokenizer, teacher = result.tokenizer, result.model
                     name, rest = f"teacher ({result.out_dir.name})", SubProgress(job, 0.4, 1)
                 else:
@@ -277,7 +278,7 @@ with tab_distill:
         st.caption("Embeddings are most of a small model's size, and the student keeps all of them: it shrinks "
                    "less than its layer count suggests, but it is faster in proportion to its depth.")
         if result["out"]:
-            st.success(f"Student saved as **runs/{result['out'].rsplit('/', 1)[-1]}**: prune it or add it to an "
+            st.success(f"Student saved as **{result['out'].rsplit('/', 1)[-1]}**: prune it or add it to an "
                        "ensemble in the next tabs.")
 
     @st.fragment(run_every=1 if running("lab_distill_job") else None)
@@ -397,10 +398,11 @@ with tab_ensemble:
         st.caption("Pick at least two members.")
     if c[1].button("Train 3 small members (2 layers of MiniLM, 3 seeds)", key="en_train",
                    disabled=running("lab_ensemble_job"),
-                   help="Saved as runs/member-0, -1, -2 (replacing earlier ones); a few minutes on a CPU."):
-        def members_work(job):
+                   help="Saved as member-0, -1, -2 (replacing your earlier ones); a few minutes on a CPU."):
+        def members_work(job, out_root=my_runs_dir()):
             train = builtin_sentiment("train")
-            members = train_members(train, builtin_sentiment("validation", train.label_names), n=3, reporter=job)
+            members = train_members(train, builtin_sentiment("validation", train.label_names), n=3, reporter=job,
+                                    out_root=out_root)
             return {"trained": members}
 
         start("lab_ensemble_job", "ensemble", members_work)

@@ -6,9 +6,8 @@ from core.errors import UserError
 from core.figures.masked import filled_html, logit_lens_figure, plain_label, predictions_bar, surprise_html
 from core.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare,
                          require_mlm, surprisal, with_masks, word_spans)
-from core.models import EMBEDDED, HUB_PRESETS, list_local_models
 from core.nsp import EXAMPLES, next_sentence_probability, require_nsp
-from pages._common import cached_model, current_model, get_loaded
+from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_FILL = "The capital of France is [MASK]."
 DEFAULT_CLICK = "The quick brown fox jumps over the lazy dog."
@@ -179,7 +178,7 @@ with lens_tab:
 with compare_tab:
     st.markdown("The same sentence, the same masks, two models. Cased vs uncased, distilled vs "
                 "full, your fine-tune vs the original: see where they agree.")
-    options = [PICK] + [c for c in [EMBEDDED, *HUB_PRESETS, *list_local_models()] if c != model.choice]
+    options = [PICK] + [c for c in model_options() if c != model.choice]
     other_choice = st.selectbox("Compare with", options, key="compare_choice",
                                 help="Hub models need internet the first time.")
     if other_choice != PICK:

@@ -9,9 +9,8 @@ from core.embeddings import (compare_in_context, decompose, has_segment_table, p
 from core.errors import UserError
 from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
                                  position_similarity_figure, projection_figure)
-from core.models import EMBEDDED, HUB_PRESETS, list_local_models
 from core.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
-from pages._common import cached_model, current_model, get_loaded
+from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_TEXT = "Unbelievably, the tokenizer splits rare words into pieces."
 DEFAULT_PAIR = "Common words like bank stay whole."
@@ -103,7 +102,7 @@ if tokenized is not None:
     st.header("2 · Two tokenizers, one text")
     st.markdown("Different models cut the same text differently: an uncased vocabulary, a cased "
                 "one, RoBERTa's byte-level BPE that never needs an unknown token…")
-    others = [c for c in [EMBEDDED, *HUB_PRESETS, *list_local_models()] if c != model.choice]
+    others = [c for c in model_options() if c != model.choice]
     other_choice = st.selectbox("Compare with", [PICK, *others], key="tok_compare")
     st.caption("Offline, only the embedded model and local folders (fine-tuned models under "
                "runs/) load; hub models need internet the first time.")

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,34 +45,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Start `streamlit run app.py` offline on a free loopback port; yield its URL."""
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    runs: Path  # the server's runs/ folder
+
+
+@contextmanager
+def running_app(runs: Path, abandon_after_s: float = 3):
+    """`streamlit run app.py` offline on a free loopback port, with its own runs/ folder and a short
+    grace (`abandon_after_s`) before a job whose tab closed stops itself."""
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "BERT_PLAYGROUND_RUNS": str(runs),
+           "BERT_PLAYGROUND_ABANDON_S": str(abandon_after_s)}
     log = open(ROOT / "build" / f"streamlit-{port}.log", "w") if (ROOT / "build").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:  # a busy server (a model mid-load) may not stop politely
-        proc.kill()
-        proc.wait()
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("streamlit did not answer /_stcore/health within 60 s") from None
+                time.sleep(0.3)
+        yield AppServer(url, proc, runs)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a busy server (a model mid-load) may not stop politely
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The app under a real server for every browser test (one per test session)."""
+    with running_app(tmp_path_factory.mktemp("server-runs")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server.url
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +110,10 @@ def browser():
 
 
 def offline_page(browser, console_errors: list[str]):
-    """A new page whose requests beyond loopback are aborted, collecting console errors."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    """A new page (in `browser`, or in a browser context: a separate user) whose requests beyond
+    loopback are aborted, collecting console errors."""
+    is_context = hasattr(browser, "browser")
+    page = browser.new_page() if is_context else browser.new_page(viewport={"width": 1400, "height": 1000})
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
         ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")) else route.abort())
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)

@@ -60,4 +60,4 @@ def one_thread():
 
 
 # Real-browser fixtures, registered once here so every module shares one server and one Chromium.
-from browser import app_url, browser  # noqa: E402,F401
+from browser import app_server, app_url, browser  # noqa: E402,F401

@@ -7,7 +7,7 @@ import torch
 
 from conftest import ROOT, tiny_choice
 from core.errors import UserError
-from core.models import EMBEDDED, get_model, load_model, resolve_local
+from core.models import EMBEDDED, get_model, list_local_models, load_model, resolve_local, session_runs_dir
 
 
 def test_tiny_models_load_with_their_heads(tiny_any):
@@ -63,6 +63,24 @@ def test_pickle_only_checkpoint_is_refused(tmp_path, monkeypatch):
     torch.save({"x": torch.zeros(1)}, folder / "pytorch_model.bin")
     with pytest.raises(UserError, match="only safetensors"):
         load_model(f"local:{folder}")
+
+
+def test_a_sessions_models_are_listed_only_for_that_session(tmp_path, monkeypatch):
+    import core.models as models
+
+    monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.delenv("BERT_PLAYGROUND_MODEL_DIRS", raising=False)
+    alice, bob = session_runs_dir("a" * 32), session_runs_dir("b" * 32)
+    for folder in (tmp_path / "runs" / "shared", alice / "mine"):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"")
+    shared = f"local:{(tmp_path / 'runs' / 'shared').resolve()}"
+    assert list_local_models() == [shared]  # no session's models in the shared list
+    assert list_local_models(alice) == [shared, f"local:{alice / 'mine'}"]
+    assert list_local_models(bob) == [shared]
+    with pytest.raises(ValueError):
+        session_runs_dir("../../etc")
 
 
 def run_cli(*args):

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from test_distill import trained_teacher
 
 from core.jobs import JOBS
-from core.models import RUNS_DIR
+from core.models import session_runs_dir
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_start_and_cancel_a_pretraining_job():
     job = finish(at, "lab_pretrain_job")
     assert job.status == "cancelled"
     assert any("Cancelled" in w.value for w in at.warning)
-    assert not (RUNS_DIR / at.session_state["pt_name"]).exists()  # nothing saved from a cancelled run
+    assert not (session_runs_dir(at.session_state["session_id"]) / at.session_state["pt_name"]).exists()  # nothing saved from a cancelled run
 
 
 def test_bad_name_is_refused_without_a_job():

@@ -187,6 +187,35 @@ def test_cancel_stops_within_a_step_and_leaves_things_usable(choice, tmp_path):
     assert again.status == "done" and again.result.steps == 10
 
 
+def test_a_job_whose_tab_closed_stops_after_the_grace_period(choice, tmp_path):
+    jobs = JobManager(max_running=1, max_per_owner=1, abandon_after=0.5)
+    tab_open = {"value": True}
+    out = tmp_path / "abandoned"
+
+    def work(job):
+        return finetune(choice, separable(10), evaluation(), TrainConfig(epochs=50, **FAST), job, out)
+
+    job = jobs.submit("finetune", "tester", work, alive=lambda: tab_open["value"])
+    while not any(e.get("type") == "step" for e in job.events) and not job.done:
+        time.sleep(0.01)
+    time.sleep(0.7)
+    assert not job.done  # an open tab keeps it going however long it takes
+    tab_open["value"] = False
+    closed = time.monotonic()
+    jobs.wait(job, timeout=60)
+    assert job.status == "cancelled" and "tab" in job.message and "nothing" in job.message
+    assert time.monotonic() - closed >= 0.5  # not before the grace period: a reload comes back in time
+    assert not out.exists() and not jobs.running()  # nothing half-saved; the slot is free for others
+
+
+def test_a_reconnecting_tab_keeps_its_job(choice):
+    jobs = JobManager(abandon_after=60)
+    flips = iter([False] * 3 + [True] * 10_000)  # gone for a moment, then back
+    job = jobs.wait(jobs.submit("finetune", "tester", lambda j: finetune(
+        choice, separable(), evaluation(), TrainConfig(epochs=1, **FAST), j), alive=lambda: next(flips)), timeout=120)
+    assert job.status == "done", job.message
+
+
 def test_cancel_raises_through_the_reporter(choice):
     class CancelAfter(Recorder):
         calls = 0

@@ -1,0 +1,57 @@
+"""A classroom on one server: many browser sessions query the app while one of them fine-tunes.
+
+Starts `streamlit run app.py` on loopback (offline, its own runs/ folder), then drives headless
+Chromium (Debian's, via playwright) with tests/load.py:
+
+1. alone: one session, no fine-tune — the reference response times;
+2. classroom: --sessions sessions (default 30), one fine-tuning the embedded model on the built-in
+   dataset, the others typing their own sentences into the masked-word and attention pages.
+
+Prints p50/p95 per page, errors, answers from another session (must be 0), the shared model's
+fingerprint before/after, the server's memory, and the ratio p95 classroom / p50 alone.
+
+    python bench/bench_classroom.py [--sessions 30] [--rounds 3] [--rows 1090]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import running_app  # noqa: E402
+from load import run_load  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=30, help="browser sessions, one of them fine-tuning")
+    parser.add_argument("--rounds", type=int, default=3, help="sentences each querying session sends")
+    parser.add_argument("--rows", type=int, default=1090, help="training rows of the fine-tune (built-in data)")
+    args = parser.parse_args()
+    (ROOT / "build").mkdir(exist_ok=True)
+    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as runs, running_app(Path(runs)) as server:
+        alone = run_load(server.url, server.process.pid, sessions=3, rounds=args.rounds, finetune_rows=0)
+        print("alone (2 sessions, no fine-tune):")
+        print("\n".join(alone.lines()))
+        crowd = run_load(server.url, server.process.pid, sessions=args.sessions, rounds=args.rounds,
+                         finetune_rows=args.rows)
+        print("classroom:")
+        print("\n".join(crowd.lines()))
+        print(f"  the fine-tune was still running when the last answer came: {crowd.finetune_outlived_queries}")
+    for page in ("masked", "attention"):
+        print(f"ratio p95 classroom / p50 alone, {page}: "
+              f"{crowd.percentile(95, page) / alone.percentile(50, page):.1f}x")
+    ok = not crowd.errors and not crowd.wrong and crowd.fingerprint_before == crowd.fingerprint_after
+    for problem in crowd.errors + crowd.wrong:
+        print("problem:", problem)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Issue #10's load test, CI size: 10 browser sessions on one real server while a fine-tune runs.
+
+The full classroom version (30 sessions, more rounds) is bench/bench_load.py; its numbers are in
+bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from browser import CHROMIUM
+from load import run_load
+
+pytest.importorskip("playwright.async_api")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+
+
+def test_ten_sessions_while_a_fine_tune_runs(app_server):
+    report = run_load(app_server.url, app_server.process.pid, sessions=10, rounds=2, finetune_rows=300)
+    print("\n".join(report.lines()))
+    assert report.errors == []
+    assert report.wrong == []  # every session saw its own answers
+    assert report.answers == 9 * 2  # 9 querying sessions x 2 rounds, every one answered
+    assert report.finetune.startswith("Saved as"), report.finetune
+    assert report.fingerprint_before == report.fingerprint_after  # the shared model was never changed
+    assert max(report.rss_mb) - report.rss_mb[0] < 2048  # memory stays bounded
+    # The fine-tune was saved in its session's own folder, nowhere shared.
+    saved = list(app_server.runs.glob("sessions/*/*/model.safetensors"))
+    assert len(saved) == 1 and not list(app_server.runs.glob("*/model.safetensors"))
