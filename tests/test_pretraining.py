@@ -8,6 +8,7 @@ import torch
 from tiny_models import CORPUS, SMALL, _wordpiece_vocab
 
 from core import pretraining as P
+from core.errors import UserError
 from core.embedded import apply_adapter
 
 
@@ -145,3 +146,23 @@ def test_tiny_bert_learns_and_the_loop_reports_and_cancels(tiny):
     stopped = P.train(model, tokenizer, docs_ids, cfg,
                       on_step=lambda s: cancel.set() if s.step == 3 else None, cancel=cancel)
     assert len(stopped) == 3
+
+
+def test_html_manuals_become_documents_of_prose_sentences(tmp_path):
+    from core.corpus import html_documents, load_documents
+
+    (tmp_path / "guide").mkdir()
+    (tmp_path / "guide" / "intro.html").write_text(
+        "<html><body><nav><p>Home</p></nav><h1>Intro</h1>"
+        "<p>The server reads its settings at start.   It then opens the <code>socket</code> for clients.</p>"
+        "<pre>x = 1; y = 2</pre><p>Version 1.2.3</p><p>Each client gets a &quot;session&quot; of its own.</p>"
+        "</body></html>")
+    (tmp_path / "guide" / "empty.html").write_text("<p>Nothing here.</p>")
+    (tmp_path / "notes.txt").write_text("A note of mine has two sentences. Here is the second one.")
+    docs = html_documents(tmp_path / "guide")
+    assert docs == [["The server reads its settings at start.", "It then opens the socket for clients.",
+                     'Each client gets a "session" of its own.']]  # no code, captions or one-sentence pages
+    both = load_documents(f"html:{tmp_path / 'guide'}+text:{tmp_path / 'notes.txt'}")
+    assert both == docs + [["A note of mine has two sentences.", "Here is the second one."]]
+    with pytest.raises(UserError, match="not a folder"):
+        load_documents(f"html:{tmp_path / 'missing'}")
