@@ -1,9 +1,10 @@
 """`python -m core pretrain`: give the embedded encoder MLM + NSP heads, or pretrain a small BERT.
 
-Rebuilds core/assets/embedded/adapter.safetensors from nothing (recipe and timing: MODEL_CARD.md):
+core/assets/embedded/adapter.safetensors is rebuilt from nothing by three resumed runs (commands and
+timing: MODEL_CARD.md); the first is
 
     nice -n 10 python -m core pretrain --source wordnet --mode lora --lora-rank 64 --lora-alpha 128 \\
-        --lr 8e-4 --max-length 64 --batch-size 32 --dropout 0 --bf16 --steps 5000 --minutes 40 \\
+        --lr 8e-4 --max-length 64 --batch-size 32 --dropout 0 --bf16 --steps 100000 --minutes 40 \\
         --eval-every 50 --out core/assets/embedded
 
 `--mode scratch` instead trains a fresh small BERT (same tokenizer) and saves a model folder
@@ -23,7 +24,7 @@ def register(sub) -> None:
 
     d = PretrainConfig()
     p = sub.add_parser("pretrain", help="train MLM + NSP heads (adapt the embedded encoder or pretrain from scratch)")
-    p.add_argument("--source", default="wordnet", help="text: wordnet | bbc | text:PATH (default wordnet)")
+    p.add_argument("--source", default="wordnet", help="text: wordnet | bbc | html:DIR | text:PATH, joined by + (default wordnet)")
     p.add_argument("--mode", choices=MODES, default=d.mode, help="what trains (default lora)")
     p.add_argument("--steps", type=int, default=d.steps, help="maximum optimiser steps")
     p.add_argument("--minutes", type=float, default=d.minutes, help="wall-clock budget; the LR schedule ends there")
