@@ -37,7 +37,7 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as runs, running_app(Path(runs)) as server:
         alone = run_load(server.url, server.process.pid, sessions=3, rounds=args.rounds, finetune_rows=0)
-        print("alone (2 sessions, no fine-tune):")
+        print("alone (2 querying sessions, no fine-tune):")
         print("\n".join(alone.lines()))
         crowd = run_load(server.url, server.process.pid, sessions=args.sessions, rounds=args.rounds,
                          finetune_rows=args.rows)

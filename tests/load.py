@@ -50,14 +50,16 @@ class LoadReport:
         return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
     def lines(self) -> list[str]:
-        out = [f"{self.sessions} sessions ({self.sessions - 1} querying + 1 fine-tuning) x {self.rounds} rounds "
+        who = f"{self.sessions - 1} querying + 1 fine-tuning" if self.finetune else f"{self.sessions - 1} querying"
+        out = [f"{self.sessions} sessions ({who}) x {self.rounds} rounds "
                f"in {self.seconds:.0f} s: {self.answers} answers, {len(self.errors)} errors, "
                f"{len(self.wrong)} answers from another session"]
         for page, values in self.latencies.items():
             if values:
                 out.append(f"  {page:9s} p50 {self.percentile(50, page):5.1f} s  p95 {self.percentile(95, page):5.1f} s  "
                            f"max {max(values):5.1f} s  ({len(values)} answers)")
-        out.append(f"  fine-tune: {self.finetune}")
+        if self.finetune:
+            out.append(f"  fine-tune: {self.finetune}")
         out.append(f"  weights fingerprint {self.fingerprint_before} before, {self.fingerprint_after} after")
         if self.rss_mb:
             out.append(f"  server memory {self.rss_mb[0]:.0f} MB before, peak {max(self.rss_mb):.0f} MB, "
