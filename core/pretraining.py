@@ -61,16 +61,24 @@ def _truncate_pair(a: list[int], b: list[int], max_tokens: int, rng: random.Rand
 
 
 def make_pair_examples(docs_ids: list[list[list[int]]], tokenizer, max_length: int = 128,
-                       short_seq_prob: float = 0.1, rng: random.Random | None = None) -> list[dict]:
+                       short_seq_prob: float = 0.1, rng: random.Random | None = None,
+                       groups: list[int] | None = None) -> list[dict]:
     """Sentence-pair examples with NSP labels, packed to `max_length` (call once per epoch).
 
     Each document is cut into chunks of whole sentences that fill the target length; a chunk is
     split at a random sentence boundary into A and B. Half of the time B is replaced by text
     from a random *other* document and the unused sentences are put back for the next chunk.
+    `groups` (one label per document, e.g. its source) keeps that other document in the same
+    group: on a mixed corpus a NotNext from another source also changes register (a manual
+    after a dictionary), and the NSP head learns to spot the source instead of the topic.
     """
     rng = rng or random.Random(0)
     if len(docs_ids) < 2:
         raise ValueError("next-sentence prediction needs at least two documents")
+    groups = groups or [0] * len(docs_ids)
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     max_tokens = max_length - 3  # [CLS] A [SEP] B [SEP]
     examples = []
@@ -89,8 +97,11 @@ def make_pair_examples(docs_ids: list[list[list[int]]], tokenizer, max_length: i
                 a = [t for s in chunk[:a_end] for t in s]
                 if len(chunk) == 1 or rng.random() < 0.5:
                     label = NOT_NEXT
-                    other = rng.randrange(len(docs_ids) - 1)
-                    other_doc = docs_ids[other + (other >= d)]  # any document but this one
+                    pool = members[groups[d]] if len(members[groups[d]]) >= 2 else range(len(docs_ids))
+                    other = d
+                    while other == d:  # any document of the group but this one
+                        other = rng.choice(pool)
+                    other_doc = docs_ids[other]
                     b = []
                     for s in other_doc[rng.randrange(len(other_doc)):]:
                         b.extend(s)
@@ -305,7 +316,8 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
           on_step: Callable[[StepStats], None] | None = None,
           cancel: threading.Event | None = None,
           eval_docs: list[list[list[int]]] | None = None, eval_every: int = 100,
-          on_eval: Callable[[int, dict], None] | None = None, start_step: int = 0) -> list[StepStats]:
+          on_eval: Callable[[int, dict], None] | None = None, start_step: int = 0,
+          groups: list[int] | None = None) -> list[StepStats]:
     """Run up to `cfg.steps` optimiser steps of MLM + NSP on `model` (already prepared).
 
     Examples are re-paired every epoch and re-masked every batch. The learning rate warms up
@@ -313,7 +325,8 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     `cfg.minutes` of wall time, whichever comes first (a time budget on a shared CPU still ends
     annealed). `on_step` gets each step's numbers; setting `cancel` stops after the current
     step. With `eval_docs`, fixed masked batches are scored every `eval_every` steps and the
-    result goes to `on_eval` (e.g. to checkpoint).
+    result goes to `on_eval` (e.g. to checkpoint). `groups` labels each training document's
+    source for NotNext sampling (see make_pair_examples).
     """
     rng = random.Random(cfg.seed + start_step)
     torch.manual_seed(cfg.seed + start_step)
@@ -354,7 +367,7 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     while progress(step) < 1 and not (cancel is not None and cancel.is_set()):
         step += 1
         while len(examples) < cfg.batch_size:  # a new epoch: new pairs, new random B segments
-            examples += make_pair_examples(docs_ids, tokenizer, cfg.max_length, cfg.short_seq_prob, rng)
+            examples += make_pair_examples(docs_ids, tokenizer, cfg.max_length, cfg.short_seq_prob, rng, groups)
         batch = collator([examples.pop() for _ in range(cfg.batch_size)])
         batch = {k: v.to(device) for k, v in batch.items()}
         set_lr(progress(step - 1))

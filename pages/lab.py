@@ -116,8 +116,9 @@ with tab_pretrain:
                                   key="pt_upload")
     samples = st.text_area("Sentences to watch (one per line, each with [MASK])", "\n".join(DEFAULT_SAMPLES),
                            key="pt_samples", height=120, max_chars=2_000)
-    st.session_state.setdefault("pt_name", f"scratch-bert-{uuid4().hex[:4]}")
-    name = st.text_input("Save as", key="pt_name", max_chars=60)
+    pt_default = st.session_state.setdefault("pt_default_name", f"scratch-bert-{uuid4().hex[:4]}")
+    name = st.text_input("Save as", key="pt_name", max_chars=60, placeholder=pt_default,
+                         help="A folder name (empty: the one shown).").strip() or pt_default
     spec = ScratchSpec(layers=layers, hidden=hidden, heads=heads, steps=int(steps), batch_size=batch,
                        max_length=max_len, lr=lr, max_documents=int(docs))
     st.caption(f"About {(30522 * hidden + layers * 12 * hidden * hidden) / 1e6:.1f}M parameters, most of them the "
@@ -218,8 +219,9 @@ with tab_distill:
     kd_lr = c[1].select_slider("Learning rate", [1e-4, 3e-4, 5e-4, 1e-3], 5e-4, key="kd_lr", format_func=lambda v: f"{v:g}")
     baseline = c[2].checkbox("Also train the student alone", True, key="kd_baseline")
     save_student = c[3].checkbox("Save the student", True, key="kd_save")
-    st.session_state.setdefault("kd_name", f"student-{uuid4().hex[:4]}")
-    kd_name = st.text_input("Save the student as", key="kd_name", max_chars=60, disabled=not save_student)
+    kd_default = st.session_state.setdefault("kd_default_name", f"student-{uuid4().hex[:4]}")
+    kd_name = st.text_input("Save the student as", key="kd_name", max_chars=60, disabled=not save_student,
+                            placeholder=kd_default, help="A folder name (empty: the one shown).").strip() or kd_default
     if st.button("▶ Distil", type="primary", key="kd_start", disabled=running("lab_distill_job") or teacher_layers < 2):
         try:
             config = DistillConfig(student_layers=k, layer_choice=layer_choice, temperature=temperature, alpha=alpha,

@@ -69,7 +69,7 @@ def test_start_and_cancel_a_pretraining_job():
     job = finish(at, "lab_pretrain_job")
     assert job.status == "cancelled"
     assert any("Cancelled" in w.value for w in at.warning)
-    assert not (session_runs_dir(at.session_state["session_id"]) / at.session_state["pt_name"]).exists()  # nothing saved from a cancelled run
+    assert not (session_runs_dir(at.session_state["session_id"]) / at.session_state["pt_default_name"]).exists()  # nothing saved from a cancelled run
 
 
 def test_bad_name_is_refused_without_a_job():

@@ -166,3 +166,61 @@ def test_html_manuals_become_documents_of_prose_sentences(tmp_path):
     assert both == docs + [["A note of mine has two sentences.", "Here is the second one."]]
     with pytest.raises(UserError, match="not a folder"):
         load_documents(f"html:{tmp_path / 'missing'}")
+
+
+def test_notnext_comes_from_the_same_source_when_groups_are_given(tiny):
+    """With groups, a NotNext B never crosses sources; without, it does (half the docs are the other source)."""
+    tokenizer, _ = tiny
+    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
+    groups = [i % 2 for i in range(len(docs_ids))]
+    owner = {}  # sentence ids -> the group of the document it comes from
+    for doc, g in zip(docs_ids, groups):
+        for s in doc:
+            owner[tuple(s)] = g
+
+    def crossings(with_groups: bool) -> tuple[int, int]:
+        crossed = notnext = 0
+        for seed in range(20):
+            for e in P.make_pair_examples(docs_ids, tokenizer, 32, 0.1, random.Random(seed),
+                                          groups if with_groups else None):
+                ids = e["input_ids"]
+                first_sep = ids.index(tokenizer.sep_token_id)
+                a, b = ids[1:first_sep], ids[first_sep + 1:-1]
+                ga = {g for s, g in owner.items() if _contains(a, s) or _contains(s, a)}
+                gb = {g for s, g in owner.items() if _contains(b, s) or _contains(s, b)}
+                if e["next_sentence_label"] == P.NOT_NEXT and len(ga) == 1 and len(gb) == 1:
+                    notnext += 1
+                    crossed += ga != gb
+        return crossed, notnext
+
+    crossed, notnext = crossings(with_groups=True)
+    assert notnext > 50 and crossed == 0
+    crossed, notnext = crossings(with_groups=False)
+    assert crossed / notnext > 0.3
+
+
+def _contains(seq: list[int], part: tuple | list) -> bool:
+    part = list(part)
+    return any(seq[i:i + len(part)] == part for i in range(len(seq) - len(part) + 1)) if part else False
+
+
+def test_json_sources_and_repeats(tmp_path):
+    import json
+
+    from core.corpus import load_documents, load_sources
+
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "facts" / "uk.json").write_text(json.dumps({"Economy": {"overview": {
+        "text": "The UK is a leading trading power. ++  ++ GDP grew 2.6% in 2014, faster than expected."}},
+        "Flag": {"text": "red, white and blue"}, "Codes": ["GB", "UK"]}))
+    (tmp_path / "facts" / "broken.json").write_text("{not json")
+    docs = load_documents(f"json:{tmp_path / 'facts'}")
+    assert docs == [["The UK is a leading trading power.", "GDP grew 2.6% in 2014, faster than expected."]]
+    sources = load_sources(f"json:{tmp_path / 'facts'}*3+json:{tmp_path / 'facts'}")
+    assert [(d, n) for d, n in sources] == [(docs, 3), (docs, 1)]
+    assert load_documents(f"json:{tmp_path / 'facts'}*2") == docs * 2
+    for bad in ("*0", "*x", "*-1"):
+        with pytest.raises(UserError, match="whole number"):
+            load_sources(f"json:{tmp_path / 'facts'}{bad}")
+    with pytest.raises(UserError, match="not a folder of JSON"):
+        load_documents(f"json:{tmp_path / 'missing'}")

@@ -24,7 +24,8 @@ def register(sub) -> None:
 
     d = PretrainConfig()
     p = sub.add_parser("pretrain", help="train MLM + NSP heads (adapt the embedded encoder or pretrain from scratch)")
-    p.add_argument("--source", default="wordnet", help="text: wordnet | bbc | html:DIR | text:PATH, joined by + (default wordnet)")
+    p.add_argument("--source", default="wordnet",
+                   help="text: wordnet | bbc | html:DIR | json:DIR | text:PATH, joined by +, *N repeats one (default wordnet)")
     p.add_argument("--mode", choices=MODES, default=d.mode, help="what trains (default lora)")
     p.add_argument("--steps", type=int, default=d.steps, help="maximum optimiser steps")
     p.add_argument("--minutes", type=float, default=d.minutes, help="wall-clock budget; the LR schedule ends there")
@@ -55,7 +56,7 @@ def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
     from core import pretraining as P
-    from core.corpus import load_documents, split_documents
+    from core.corpus import load_sources, split_documents
     from core.embedded import ASSET_DIR, load_embedded
 
     hf_logging.set_verbosity_error()
@@ -68,16 +69,20 @@ def run(args) -> int:
     if cfg.steps < 1 or cfg.batch_size < 1 or not 8 <= cfg.max_length <= 512:
         raise UserError("--steps and --batch-size must be positive and --max-length within 8..512.")
     torch.manual_seed(cfg.seed)
-    documents = load_documents(args.source)
+    sources = load_sources(args.source)
     tokenizer, model, _ = load_embedded(adapter=None)  # fresh heads, whatever is shipped
     if cfg.mode == "scratch":
         from transformers import BertForPreTraining
 
         model = BertForPreTraining(P.small_bert_config(len(tokenizer), args.hidden, args.layers, args.heads,
                                                        cfg.max_length))
-    train_docs, held_docs = split_documents(documents, held_out=0.02, seed=cfg.seed)
-    docs_ids = P.tokenize_documents(train_docs, tokenizer)
-    held_ids = P.tokenize_documents(held_docs, tokenizer)
+    docs_ids, held_ids, groups = [], [], []  # groups: each training document's source, for NSP
+    for g, (documents, times) in enumerate(sources):
+        train_docs, held_docs = split_documents(documents, held_out=0.02, seed=cfg.seed)
+        ids = P.tokenize_documents(train_docs, tokenizer) * times
+        docs_ids += ids
+        groups += [g] * len(ids)
+        held_ids += P.tokenize_documents(held_docs, tokenizer)
     print(f"{args.source}: {len(docs_ids)} training documents, {len(held_ids)} held out", flush=True)
     if cfg.mode != "scratch":
         P.init_heads(model, docs_ids)
@@ -102,7 +107,7 @@ def run(args) -> int:
             P.save_checkpoint(model, ckpt / "best.safetensors", cfg, step, extra=result)
 
     P.train(model, tokenizer, docs_ids, cfg, on_step=on_step, eval_docs=held_ids,
-            eval_every=args.eval_every, on_eval=on_eval, start_step=start_step)
+            eval_every=args.eval_every, on_eval=on_eval, start_step=start_step, groups=groups)
     if cfg.mode == "scratch":
         out = args.out or Path("runs") / "scratch-bert"
         model.save_pretrained(out)
