@@ -8,7 +8,7 @@ from core.embedded import ADAPTER, load_embedded
 
 # Recorded from the shipped adapter (plain forward pass + softmax at the [MASK] position).
 SENTENCE = "She went to the [MASK] to buy some bread."
-EXPECTED_TOP = ["house", "home", "farm"]
+EXPECTED_TOP = ["house", "school", "street"]
 
 
 @pytest.fixture(scope="module")
