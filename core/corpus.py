@@ -211,8 +211,9 @@ def load_sources(source: str) -> list[tuple[list[list[str]], int]]:
     """
     parts = []
     for part in source.split("+"):
-        name, _, times = part.strip().rpartition("*") if "*" in part else ("", "", part.strip())
-        name, times = (name, times) if name else (times, "1")
+        name, star, times = part.strip().rpartition("*")
+        if not star:
+            name, times = times, "1"
         if not times.strip().isdigit() or int(times) < 1:
             raise UserError(f"'{part.strip()}': the repeat after '*' must be a whole number of at least 1.")
         parts.append((_documents_of(name.strip()), int(times)))

@@ -71,14 +71,16 @@ def make_pair_examples(docs_ids: list[list[list[int]]], tokenizer, max_length: i
     `groups` (one label per document, e.g. its source) keeps that other document in the same
     group: on a mixed corpus a NotNext from another source also changes register (a manual
     after a dictionary), and the NSP head learns to spot the source instead of the topic.
+    A document repeated to weigh its source up (the same list object) never pairs with itself.
     """
     rng = rng or random.Random(0)
-    if len(docs_ids) < 2:
+    if len({id(doc) for doc in docs_ids}) < 2:
         raise ValueError("next-sentence prediction needs at least two documents")
     groups = groups or [0] * len(docs_ids)
     members: dict[int, list[int]] = {}
     for i, g in enumerate(groups):
         members.setdefault(g, []).append(i)
+    mixed = {g for g, m in members.items() if len({id(docs_ids[i]) for i in m}) >= 2}
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
     max_tokens = max_length - 3  # [CLS] A [SEP] B [SEP]
     examples = []
@@ -97,11 +99,10 @@ def make_pair_examples(docs_ids: list[list[list[int]]], tokenizer, max_length: i
                 a = [t for s in chunk[:a_end] for t in s]
                 if len(chunk) == 1 or rng.random() < 0.5:
                     label = NOT_NEXT
-                    pool = members[groups[d]] if len(members[groups[d]]) >= 2 else range(len(docs_ids))
-                    other = d
-                    while other == d:  # any document of the group but this one
-                        other = rng.choice(pool)
-                    other_doc = docs_ids[other]
+                    pool = members[groups[d]] if groups[d] in mixed else range(len(docs_ids))
+                    other_doc = doc
+                    while other_doc is doc:  # any document of the group but this one
+                        other_doc = docs_ids[rng.choice(pool)]
                     b = []
                     for s in other_doc[rng.randrange(len(other_doc)):]:
                         b.extend(s)

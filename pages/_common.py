@@ -72,6 +72,22 @@ def my_runs_dir() -> Path:
     return session_runs_dir(session_id())
 
 
+def name_box(label: str, key: str, default: str, **kwargs) -> str:
+    """A 'Save as' box that shows `default` as its placeholder; left empty, the name is `default`."""
+    typed = st.text_input(label, key=key, max_chars=60, placeholder=default, **kwargs,
+                          help="A folder name (empty: the one shown). Your models are listed in your sidebar only.")
+    return typed.strip() or default
+
+
+def new_model_dir(name: str) -> Path:
+    """This session's folder for a new model called `name`; a friendly UserError if it can't be."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", name):
+        raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
+    if (my_runs_dir() / name).exists():
+        raise UserError(f"You already have a model called {name}: choose another name.")
+    return my_runs_dir() / name
+
+
 def _tab_is_open():
     """A check the job thread can call: is this browser tab still connected? (None outside a server)"""
     from streamlit import runtime

@@ -13,7 +13,7 @@ from core.jobs import JOBS
 from core.models import is_offline
 from core.trainer import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
                           zip_checkpoint)
-from pages._common import current_model, jobs_caption, my_runs_dir, submit_job
+from pages._common import current_model, jobs_caption, name_box, new_model_dir, submit_job
 
 SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
 
@@ -163,8 +163,7 @@ config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr
 default_name = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{choice.rsplit('/', 1)[-1]}-{source}")[:40] + time.strftime("-%H%M%S")
 if st.session_state.pop("ft_rename", False):
     st.session_state.pop("ft_name", None)  # after a start the box empties: the next run gets a fresh name
-name = st.text_input("Save as", key="ft_name", max_chars=60, placeholder=default_name,
-                     help="A folder name (empty: the one shown). Your models are listed in your sidebar only.")
+name = name_box("Save as", "ft_name", default_name)
 
 if train is not None:
     rows = len(train) * (1 + augment_copies if augment_recipe else 1)
@@ -195,12 +194,7 @@ ready = (train is not None or hub_name is not None) and not running
 if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="ft_start"):
     try:
         config.validate()
-        clean = name.strip() or default_name
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", clean):
-            raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
-        out_dir = my_runs_dir() / clean
-        if out_dir.exists():
-            raise UserError(f"You already have a model called {clean}: choose another name.")
+        out_dir = new_model_dir(name)
 
         def work(job, train=train, evaluation=evaluation, hub=(hub_name, hub_limit),
                  augment=(augment_recipe, augment_copies)):

@@ -1,7 +1,6 @@
 """Pretraining lab: how BERT is pretrained, then made smaller (distillation, pruning) and better (ensembles)."""
 from __future__ import annotations
 
-import re
 from uuid import uuid4
 
 import pandas as pd
@@ -15,7 +14,7 @@ from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, import
                               pruning_curve, student_training)
 from core.jobs import JOBS
 from core.lab_pretrain import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
-from pages._common import my_runs_dir, submit_job
+from pages._common import my_runs_dir, name_box, new_model_dir, submit_job
 
 
 st.title("🧫 Pretraining lab")
@@ -31,15 +30,6 @@ tab_pretrain, tab_distill, tab_prune, tab_ensemble = st.tabs(
 
 def latest(events: list[dict], kind: str) -> dict | None:
     return next((e for e in reversed(events) if e.get("type") == kind), None)
-
-
-def valid_name(name: str) -> str:
-    clean = name.strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}", clean):
-        raise UserError("Name the model with letters, digits, '-', '_' or '.' (up to 60 characters).")
-    if (my_runs_dir() / clean).exists():
-        raise UserError(f"You already have a model called {clean}: choose another name.")
-    return clean
 
 
 def start(key: str, kind: str, work) -> None:
@@ -116,9 +106,8 @@ with tab_pretrain:
                                   key="pt_upload")
     samples = st.text_area("Sentences to watch (one per line, each with [MASK])", "\n".join(DEFAULT_SAMPLES),
                            key="pt_samples", height=120, max_chars=2_000)
-    pt_default = st.session_state.setdefault("pt_default_name", f"scratch-bert-{uuid4().hex[:4]}")
-    name = st.text_input("Save as", key="pt_name", max_chars=60, placeholder=pt_default,
-                         help="A folder name (empty: the one shown).").strip() or pt_default
+    name = name_box("Save as", "pt_name",
+                    st.session_state.setdefault("pt_default_name", f"scratch-bert-{uuid4().hex[:4]}"))
     spec = ScratchSpec(layers=layers, hidden=hidden, heads=heads, steps=int(steps), batch_size=batch,
                        max_length=max_len, lr=lr, max_documents=int(docs))
     st.caption(f"About {(30522 * hidden + layers * 12 * hidden * hidden) / 1e6:.1f}M parameters, most of them the "
@@ -126,7 +115,7 @@ with tab_pretrain:
     if st.button("▶ Start pretraining", type="primary", key="pt_start", disabled=running("lab_pretrain_job")):
         try:
             spec.validate()
-            out_dir = my_runs_dir() / valid_name(name)
+            out_dir = new_model_dir(name)
             if corpus.startswith("Upload"):
                 if upload is None:
                     raise UserError("Upload a .txt file first, or use the built-in text.")
@@ -219,15 +208,15 @@ with tab_distill:
     kd_lr = c[1].select_slider("Learning rate", [1e-4, 3e-4, 5e-4, 1e-3], 5e-4, key="kd_lr", format_func=lambda v: f"{v:g}")
     baseline = c[2].checkbox("Also train the student alone", True, key="kd_baseline")
     save_student = c[3].checkbox("Save the student", True, key="kd_save")
-    kd_default = st.session_state.setdefault("kd_default_name", f"student-{uuid4().hex[:4]}")
-    kd_name = st.text_input("Save the student as", key="kd_name", max_chars=60, disabled=not save_student,
-                            placeholder=kd_default, help="A folder name (empty: the one shown).").strip() or kd_default
+    kd_name = name_box("Save the student as", "kd_name",
+                       st.session_state.setdefault("kd_default_name", f"student-{uuid4().hex[:4]}"),
+                       disabled=not save_student)
     if st.button("▶ Distil", type="primary", key="kd_start", disabled=running("lab_distill_job") or teacher_layers < 2):
         try:
             config = DistillConfig(student_layers=k, layer_choice=layer_choice, temperature=temperature, alpha=alpha,
                                    epochs=epochs, lr=kd_lr)
             config.validate()
-            out_dir = my_runs_dir() / valid_name(kd_name) if save_student else None
+            out_dir = new_model_dir(kd_name) if save_student else None
 
             teacher_dir = my_runs_dir() / f"teacher-minilm-{uuid4().hex[:6]}"
 

@@ -179,19 +179,10 @@ def test_notnext_comes_from_the_same_source_when_groups_are_given(tiny):
             owner[tuple(s)] = g
 
     def crossings(with_groups: bool) -> tuple[int, int]:
-        crossed = notnext = 0
-        for seed in range(20):
-            for e in P.make_pair_examples(docs_ids, tokenizer, 32, 0.1, random.Random(seed),
-                                          groups if with_groups else None):
-                ids = e["input_ids"]
-                first_sep = ids.index(tokenizer.sep_token_id)
-                a, b = ids[1:first_sep], ids[first_sep + 1:-1]
-                ga = {g for s, g in owner.items() if _contains(a, s) or _contains(s, a)}
-                gb = {g for s, g in owner.items() if _contains(b, s) or _contains(s, b)}
-                if e["next_sentence_label"] == P.NOT_NEXT and len(ga) == 1 and len(gb) == 1:
-                    notnext += 1
-                    crossed += ga != gb
-        return crossed, notnext
+        examples = [e for seed in range(20) for e in P.make_pair_examples(
+            docs_ids, tokenizer, 32, 0.1, random.Random(seed), groups if with_groups else None)]
+        pairs = _notnext_owners(examples, owner, tokenizer.sep_token_id)
+        return sum(ga != gb for ga, gb in pairs), len(pairs)
 
     crossed, notnext = crossings(with_groups=True)
     assert notnext > 50 and crossed == 0
@@ -202,6 +193,20 @@ def test_notnext_comes_from_the_same_source_when_groups_are_given(tiny):
 def _contains(seq: list[int], part: tuple | list) -> bool:
     part = list(part)
     return any(seq[i:i + len(part)] == part for i in range(len(seq) - len(part) + 1)) if part else False
+
+
+def _notnext_owners(examples: list[dict], owner: dict, sep_id: int) -> list[tuple[int, int]]:
+    """(owner of A, owner of B) for each NotNext example whose segments each come from one owner."""
+    pairs = []
+    for e in examples:
+        ids = e["input_ids"]
+        sep = ids.index(sep_id)
+        a, b = ids[1:sep], ids[sep + 1:-1]
+        ga = {g for s, g in owner.items() if _contains(a, s) or _contains(s, a)}
+        gb = {g for s, g in owner.items() if _contains(b, s) or _contains(s, b)}
+        if e["next_sentence_label"] == P.NOT_NEXT and len(ga) == 1 and len(gb) == 1:
+            pairs.append((ga.pop(), gb.pop()))
+    return pairs
 
 
 def test_json_sources_and_repeats(tmp_path):
@@ -224,3 +229,16 @@ def test_json_sources_and_repeats(tmp_path):
             load_sources(f"json:{tmp_path / 'facts'}{bad}")
     with pytest.raises(UserError, match="not a folder of JSON"):
         load_documents(f"json:{tmp_path / 'missing'}")
+
+
+def test_a_repeated_document_is_never_its_own_notnext(tiny):
+    tokenizer, _ = tiny
+    first, second = P.tokenize_documents(corpus_docs(), tokenizer)[:2]
+    owner = {tuple(s): 0 for s in first} | {tuple(s): 1 for s in second}
+    examples = [e for seed in range(20)
+                for e in P.make_pair_examples([first, second] * 3, tokenizer, 32, 0.1, random.Random(seed), [0] * 6)]
+    pairs = _notnext_owners(examples, owner, tokenizer.sep_token_id)
+    same, notnext = sum(ga == gb for ga, gb in pairs), len(pairs)
+    assert notnext > 20 and same == 0
+    with pytest.raises(ValueError, match="two documents"):
+        P.make_pair_examples([first] * 4, tokenizer, 32)
