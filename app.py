@@ -5,7 +5,11 @@ import streamlit as st
 
 st.set_page_config(page_title="BERT Playground", page_icon="🧸", layout="wide")
 
-from pages._common import sidebar  # noqa: E402  (after set_page_config)
+from pages._startup import start  # noqa: E402  (after set_page_config)
+
+start()  # before the heavy imports: see pages/_startup.py
+
+from pages._common import sidebar  # noqa: E402
 
 ROOT = Path(__file__).parent
 # The course order. A page appears once its script exists.

@@ -14,25 +14,6 @@ from core.errors import UserError
 from core.jobs import JOBS, Job
 from core.models import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
 
-def _leave_legacy_multipage_mode() -> None:
-    """Run every request through app.py, even a server's very first one.
-
-    Until some session has run app.py's st.navigation, Streamlit treats `pages/` as a legacy
-    multipage folder and runs a deep-linked page script *without* app.py: after a restart, a first
-    visitor opening /finetune would leave the whole server in that mode (no model picker, every
-    file listed as a page) until someone opened the home page. Every page imports this module
-    first thing, so the first such run switches the mode off and starts again through app.py.
-    """
-    from streamlit import runtime
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if runtime.exists() and PagesManager.uses_pages_directory:  # a real server (AppTest has none)
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_legacy_multipage_mode()
-
 OTHER_HUB = "Another hub model…"
 LOCAL = "A local folder…"
 _KEY = "model_choice"

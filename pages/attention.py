@@ -1,4 +1,8 @@
 """Attention: every head of every layer, what the heads do, and which heads link two words."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import pandas as pd
 import streamlit as st
 

@@ -1,4 +1,8 @@
 """Augmentation: what each nlpaug technique (and BERT itself) does to a sentence, then to a dataset."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import html
 
 import streamlit as st

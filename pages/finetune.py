@@ -1,4 +1,8 @@
 """Fine-tuning: turn the chosen BERT into a text classifier, watch it learn, then try it."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import re
 import time
 from functools import partial

@@ -1,4 +1,8 @@
 """Home: what BERT is, what each page teaches, and the selected model drawn to scale."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import streamlit as st
 
 from core.diagram import architecture_dot

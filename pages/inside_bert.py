@@ -1,4 +1,8 @@
 """Inside BERT: the user's sentence through a from-scratch BERT, one equation at a time."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import inspect
 
 import pandas as pd

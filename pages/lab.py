@@ -1,6 +1,10 @@
 """Pretraining lab: how BERT is pretrained, then made smaller (distillation, pruning) and better (ensembles)."""
 from __future__ import annotations
 
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 from uuid import uuid4
 
 import pandas as pd

@@ -1,4 +1,8 @@
 """Masked words & NSP: BERT's two pretraining games, with probabilities you can poke at."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import pandas as pd
 import streamlit as st
 

@@ -1,4 +1,8 @@
 """Tokens & embeddings: what BERT actually reads, from the typed text to the vector layer 1 gets."""
+from pages._startup import start
+
+start()  # first, before the heavy imports below: see pages/_startup.py
+
 import re
 
 import pandas as pd

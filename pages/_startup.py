@@ -1,0 +1,88 @@
+"""The first line of every script run (app.py and each page): start the server safely.
+
+Two races hit a fresh server's first visitors, and both are closed here, before any heavy import:
+- Script threads importing torch, transformers and core in different orders deadlock on Python's
+  per-module import locks; Python breaks the cycle by handing one thread a half-initialised module
+  (`ImportError: cannot import name ...`). So the first run imports everything the scripts import,
+  and loads the default model, under one process-wide lock, while every other session waits with a
+  "starting up" note; afterwards each import is a dictionary lookup.
+- Streamlit 1.67 treats a `pages/` folder beside app.py as a legacy multipage app until app.py's
+  `st.navigation` runs (`PagesManager.uses_pages_directory`, no supported switch): a deep link opened
+  before that runs the page alone, without app.py. Such a run leaves that mode and starts again
+  through app.py.
+Only the standard library and streamlit are imported at the top of this module.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+import threading
+from pathlib import Path
+
+import streamlit as st
+from streamlit import runtime
+from streamlit.runtime import Runtime
+from streamlit.runtime.pages_manager import PagesManager
+
+ROOT = Path(__file__).resolve().parent.parent
+_warm = threading.Event()
+_lock = threading.Lock()
+
+
+def script_imports(scripts: list[Path]) -> list[str]:
+    """The modules `scripts` import at their top level, in order, each once."""
+    names: dict[str, None] = {}
+    for script in scripts:
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                names.update({alias.name: None for alias in node.names})
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
+                names[node.module] = None
+    return list(names)
+
+
+def app_scripts() -> list[Path]:
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+
+
+def warm_up() -> None:
+    """Import every module the app's scripts import and load the default model: once, one thread."""
+    with _lock:
+        if _warm.is_set():
+            return
+        for name in script_imports(app_scripts()):
+            if name != __name__:
+                importlib.import_module(name)
+        from core.models import EMBEDDED
+        from pages._common import cached_model
+
+        cached_model(EMBEDDED)  # its lazy imports (model classes, safetensors) happen here too
+        _warm.set()
+
+
+def _legacy_run() -> bool:
+    """Is this run Streamlit's legacy `pages/` mode (its `_mpa_v1` on the stack) on a real server?
+    (AppTest installs a stand-in Runtime and runs a switched-to page alone on purpose.)"""
+    if not runtime.exists() or type(runtime.get_instance()) is not Runtime:
+        return False
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name == "_mpa_v1":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def start() -> None:
+    """Call first in app.py and in every page, before the other imports."""
+    if _legacy_run():
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    if _warm.is_set():
+        return
+    note = st.empty()
+    note.info("🧸 Starting up: loading PyTorch, transformers and the embedded model, once per server "
+              "(about ten seconds)…")
+    warm_up()
+    note.empty()

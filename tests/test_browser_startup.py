@@ -1,0 +1,81 @@
+"""A fresh server's first seconds: the first students arrive together (issue 23).
+
+Each test starts its own servers, so that what it sees is a server's very first requests: the
+home page and another page half a second later, and eight first visits to different pages at the
+same moment. On a fresh server two script threads used to import torch, transformers and core in
+different orders and one got a half-initialised module (ImportError shown to the student).
+`BERT_PLAYGROUND_FRESH_SERVERS` sets how many fresh servers each test tries (default 2).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from browser import PAGES, ROOT, offline_page, running_app, wait_for_app
+
+FRESH_SERVERS = int(os.environ.get("BERT_PLAYGROUND_FRESH_SERVERS", "2"))
+ERROR_TEXT = "This app has encountered an error"
+
+
+def address(url: str, path: str) -> str:
+    slug = Path(path).stem
+    return url + ("/" if slug == "home" else f"/{slug}")
+
+
+def visit(browser, url: str):
+    """A new user (own browser context) opening `url`; returns at once, before the page is drawn."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page = offline_page(context, errors)
+    page.goto(url, wait_until="commit")
+    return context, page
+
+
+def drawn_or_failed(page) -> str:
+    """Wait until the page shows our sidebar (it ran through app.py) or an exception; say which."""
+    page.wait_for_function(
+        """(errorText) => document.querySelector('[data-testid="stException"]')
+            || document.body.innerText.includes(errorText)
+            || document.querySelector('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]')""",
+        arg=ERROR_TEXT, timeout=180_000, polling=250)
+    if page.locator('[data-testid="stException"]').count() or ERROR_TEXT in page.inner_text("body"):
+        return "exception: " + page.inner_text("body")[:300].replace("\n", " ")
+    wait_for_app(page)
+    if page.locator('[data-testid="stException"]').count():
+        return "exception: " + page.locator('[data-testid="stException"]').first.inner_text()[:300]
+    return "ok"
+
+
+def server_errors(port_log: Path) -> list[str]:
+    text = port_log.read_text() if port_log.is_file() else ""
+    return [line for line in text.splitlines() if "Error" in line or "Traceback" in line]
+
+
+def check_first_visits(browser, tmp_path, paths: list[str], gap_s: float) -> None:
+    """On FRESH_SERVERS fresh servers: open `paths` `gap_s` apart; every one must draw cleanly."""
+    (ROOT / "build").mkdir(exist_ok=True)
+    for attempt in range(FRESH_SERVERS):
+        with running_app(tmp_path / f"runs-{attempt}") as server:
+            log = ROOT / "build" / f"streamlit-{server.url.rsplit(':', 1)[1]}.log"
+            visits = []
+            for path in paths:
+                visits.append((path, *visit(browser, address(server.url, path))))
+                time.sleep(gap_s)
+            outcomes = {path: drawn_or_failed(page) for path, _ctx, page in visits}
+            for _path, context, _page in visits:
+                context.close()
+            bad = {p: o for p, o in outcomes.items() if o != "ok"}
+            assert not bad, f"fresh server {attempt + 1}: {bad}"
+            assert not server_errors(log), server_errors(log)
+
+
+def test_home_then_another_page_half_a_second_later(browser, tmp_path):
+    check_first_visits(browser, tmp_path, ["pages/home.py", "pages/masked.py"], gap_s=0.5)
+
+
+def test_eight_first_visits_to_different_pages_at_once(browser, tmp_path):
+    assert len(PAGES) >= 8
+    check_first_visits(browser, tmp_path, PAGES[:8], gap_s=0.0)

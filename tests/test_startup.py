@@ -1,0 +1,51 @@
+"""pages/_startup.py: every script starts with it, and it knows what the scripts import."""
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from pages import _startup
+
+
+def first_statements(path) -> list[str]:
+    """The first two statements after the docstring and `from __future__`, as source text."""
+    body = ast.parse(path.read_text()).body
+    body = [n for n in body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]
+    return [ast.unparse(n) for n in body[:2]]
+
+
+@pytest.mark.parametrize("script", [p for p in _startup.app_scripts() if not p.name.startswith("_")],
+                         ids=lambda p: p.name)
+def test_every_script_starts_up_before_its_heavy_imports(script):
+    statements = first_statements(script)
+    if script.name == "app.py":  # st.set_page_config must come first in the entry point
+        body = [ast.unparse(n) for n in ast.parse(script.read_text()).body]
+        assert body.index("start()") < min(i for i, s in enumerate(body) if "pages._common" in s or "core" in s)
+    else:
+        assert statements == ["from pages._startup import start", "start()"]
+
+
+def test_script_imports_lists_top_level_modules_once_in_order(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("from __future__ import annotations\nimport os, json\nfrom core.models import X\n"
+                 "def f():\n    import lazy_inside_a_function\n")
+    b.write_text("import json\nfrom . import relative\nfrom pandas import DataFrame\n")
+    assert _startup.script_imports([a, b]) == ["os", "json", "core.models", "pandas"]
+
+
+def test_the_app_scripts_imports_include_the_heavy_ones():
+    names = _startup.script_imports(_startup.app_scripts())
+    assert {"core.models", "core.masked", "core.attention", "pages._common", "pandas"} <= set(names)
+
+
+def test_streamlit_still_runs_legacy_pages_through_mpa_v1():
+    """The legacy-mode check looks for this function on the stack; an upgrade that renames it must fail here."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    assert callable(script_runner._mpa_v1)
+
+
+def test_outside_a_server_no_run_is_legacy():
+    assert _startup._legacy_run() is False
