@@ -38,10 +38,10 @@ def main() -> None:
     import torch
     from bertviz import model_view
 
-    from core.attention import compute_attention, head_average, rank_heads, result_stats, rollout
+    from core.explain.attention import compute_attention, head_average, rank_heads, result_stats, rollout
     from core.figures import attention as figs
-    from core.models import get_model
-    from core.text import encode
+    from core.models.loading import get_model
+    from core.inputs.text import encode
 
     loaded = get_model("embedded")
 

@@ -63,9 +63,9 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from core.augment import contextual_augment
-    from core.augment_data import builtin_dataset
-    from core.models import get_model
+    from core.augment.techniques import contextual_augment
+    from core.augment.dataset import builtin_dataset
+    from core.models.loading import get_model
 
     loaded = get_model(args.model)
     if loaded.model_type not in ("bert", "distilbert", "roberta"):

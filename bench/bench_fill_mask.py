@@ -72,8 +72,8 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from core.masked import fill_masks, prepare
-    from core.models import get_model
+    from core.explain.masked import fill_masks, prepare
+    from core.models.loading import get_model
 
     loaded = get_model(args.model)
     head = "trained"

@@ -29,8 +29,8 @@ t_load = time.perf_counter() - t1
 rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"import_s": t_import, "load_s": t_load, "rss_mb": rss1 / 1024, "load_rss_mb": (rss1 - rss0) / 1024}}))
 """
-OURS = "from core.models import load_model; m = load_model('embedded')"
-REF = ("from transformers import BertModel; from core.embedded import encoder_path; "
+OURS = "from core.models.loading import load_model; m = load_model('embedded')"
+REF = ("from transformers import BertModel; from core.models.embedded import encoder_path; "
        "transformers.logging.set_verbosity_error(); m = BertModel.from_pretrained(encoder_path())")
 
 
@@ -54,8 +54,8 @@ def main() -> None:
     import transformers
     from transformers import BertModel
 
-    from core.embedded import encoder_path
-    from core.models import load_model
+    from core.models.embedded import encoder_path
+    from core.models.loading import load_model
 
     transformers.logging.set_verbosity_error()
     ours_cold, ref_cold = cold(OURS), cold(REF)

@@ -67,7 +67,7 @@ def main() -> None:
     from transformers import BertConfig, BertModel
     from transformers.utils import logging
 
-    from core.embedded import encoder_path
+    from core.models.embedded import encoder_path
 
     logging.set_verbosity_error()
     torch.manual_seed(0)

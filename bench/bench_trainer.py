@@ -28,7 +28,7 @@ import torch  # noqa: E402
 def run_ours(train, evaluation, args, threads: int) -> dict:
     from accelerate.utils import set_seed
 
-    from core.trainer import TrainConfig, load_base_classifier, train_classifier
+    from core.training.finetune import TrainConfig, load_base_classifier, train_classifier
 
     torch.set_num_threads(threads)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
@@ -50,7 +50,7 @@ def run_hf_trainer(train, evaluation, args, threads: int) -> dict:
                               TrainingArguments, set_seed)
     from transformers.utils import logging as hf_logging
 
-    from core.embedded import encoder_path
+    from core.models.embedded import encoder_path
 
     hf_logging.set_verbosity_error()
     disable_progress_bars()
@@ -99,8 +99,8 @@ def main() -> None:
                         help="run both at N threads (0: the Trainer at torch's default, ours at its own choice)")
     args = parser.parse_args()
 
-    from core.datasets import builtin_sentiment
-    from core.trainer import sensible_threads
+    from core.inputs.datasets import builtin_sentiment
+    from core.training.finetune import sensible_threads
 
     train = builtin_sentiment("train")
     if args.limit:

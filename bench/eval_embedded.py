@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.corpus import bbc_documents  # noqa: E402
-from core.embedded import ADAPTER, load_embedded  # noqa: E402
+from core.inputs.corpus import bbc_documents  # noqa: E402
+from core.models.embedded import ADAPTER, load_embedded  # noqa: E402
 
 
 def masked_word_examples(docs, tokenizer, n: int, rng: random.Random) -> list[tuple[list[int], int, int]]:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.jobs import JOBS, Job
-from core.models import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
+from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
 
 OTHER_HUB = "Another hub model…"
 LOCAL = "A local folder…"

@@ -54,7 +54,7 @@ def warm_up() -> None:
         for name in script_imports(app_scripts()):
             if name != __name__:
                 importlib.import_module(name)
-        from core.models import EMBEDDED
+        from core.models.loading import EMBEDDED
         from pages._common import cached_model
 
         cached_model(EMBEDDED)  # its lazy imports (model classes, safetensors) happen here too

@@ -6,8 +6,8 @@ start()  # first, before the heavy imports below: see pages/_startup.py
 import pandas as pd
 import streamlit as st
 
-from core import bertviz_views
-from core.attention import (STATS, compute_attention, describe_patterns, head_average, head_change,
+from core.figures import bertviz as bertviz_views
+from core.explain.attention import (STATS, compute_attention, describe_patterns, head_average, head_change,
                             rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs

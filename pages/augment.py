@@ -7,10 +7,10 @@ import html
 
 import streamlit as st
 
-from core.augment import (DEFAULT_STRENGTH, MAX_N, TECHNIQUES, Recipe, augment_sentence, change_summary,
+from core.augment.techniques import (DEFAULT_STRENGTH, MAX_N, TECHNIQUES, Recipe, augment_sentence, change_summary,
                           diff_html, technique, unavailable_reason)
-from core.augment_data import MAX_ROWS, augment_dataset, builtin_dataset
-from core.csv_input import load_csv, read_text_csv
+from core.augment.dataset import MAX_ROWS, augment_dataset, builtin_dataset
+from core.inputs.csv_input import load_csv, read_text_csv
 from core.errors import UserError
 from core.jobs import JOBS
 from pages._common import current_model, submit_job

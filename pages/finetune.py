@@ -9,13 +9,13 @@ from functools import partial
 
 import streamlit as st
 
-from core.datasets import (BUILTIN, HUB_DATASETS, LabelledTexts, builtin_sentiment, load_hub_dataset,
+from core.inputs.datasets import (BUILTIN, HUB_DATASETS, LabelledTexts, builtin_sentiment, load_hub_dataset,
                            read_labelled_csv, split_validation)
 from core.errors import UserError
 from core.figures.training import class_probabilities, confusion_figure, training_curves
 from core.jobs import JOBS
-from core.models import is_offline
-from core.trainer import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
+from core.models.loading import is_offline
+from core.training.finetune import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
                           zip_checkpoint)
 from pages._common import current_model, jobs_caption, name_box, new_model_dir, submit_job
 
@@ -60,7 +60,7 @@ try:
         if upload is None:
             st.info("Upload a CSV with one column of texts and one of labels — any number of classes.")
         else:
-            from core.csv_input import load_csv
+            from core.inputs.csv_input import load_csv
 
             columns = list(load_csv(upload.getvalue()).columns)
             guess = lambda name, fallback: columns.index(name) if name in columns else fallback  # noqa: E731
@@ -108,7 +108,7 @@ if train is not None:
 
 augment_recipe, augment_copies = None, 0
 try:
-    from core.augment import DEFAULT_STRENGTH, TECHNIQUES, augment_texts, unavailable_reason
+    from core.augment.techniques import DEFAULT_STRENGTH, TECHNIQUES, augment_texts, unavailable_reason
 except ImportError:  # the augmentation module is optional
     TECHNIQUES = {}
 if TECHNIQUES and (train is not None or hub_name):

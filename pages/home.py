@@ -5,7 +5,7 @@ start()  # first, before the heavy imports below: see pages/_startup.py
 
 import streamlit as st
 
-from core.diagram import architecture_dot
+from core.figures.diagram import architecture_dot
 from pages._common import current_model
 
 st.title("🧸 BERT Playground")

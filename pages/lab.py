@@ -10,14 +10,14 @@ from uuid import uuid4
 import pandas as pd
 import streamlit as st
 
-from core.datasets import builtin_sentiment
-from core.distill import DistillConfig, distill, list_classifiers, load_teacher
-from core.ensemble import evaluate_members, report, train_members
+from core.inputs.datasets import builtin_sentiment
+from core.training.distill import DistillConfig, distill, list_classifiers, load_teacher
+from core.training.ensemble import evaluate_members, report, train_members
 from core.errors import UserError
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
                               pruning_curve, student_training)
 from core.jobs import JOBS
-from core.lab_pretrain import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
+from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
 from pages._common import my_runs_dir, name_box, new_model_dir, submit_job
 
 
@@ -225,8 +225,8 @@ with tab_distill:
             teacher_dir = my_runs_dir() / f"teacher-minilm-{uuid4().hex[:6]}"
 
             def distil_work(job, choice=teacher_choice, teacher_dir=teacher_dir):
-                from core.distill import SubProgress
-                from core.trainer import TrainConfig, finetune
+                from core.training.distill import SubProgress
+                from core.training.finetune import TrainConfig, finetune
 
                 train = builtin_sentiment("train")
                 validation = builtin_sentiment("validation", train.label_names)
@@ -311,8 +311,8 @@ with tab_prune:
                     raise UserError("Choose head pruning, magnitude pruning, or both.")
 
                 def prune_work(job, choice=model_choice, levels=sorted(sparsities)):
-                    from core.distill import SubProgress
-                    from core.pruning import default_counts, head_curve, head_importance, sparsity_curve
+                    from core.training.distill import SubProgress
+                    from core.training.pruning import default_counts, head_curve, head_importance, sparsity_curve
 
                     tokenizer, model = load_teacher(choice)
                     names = [model.config.id2label[i] for i in range(model.config.num_labels)]

@@ -8,9 +8,9 @@ import streamlit as st
 
 from core.errors import UserError
 from core.figures.masked import filled_html, logit_lens_figure, plain_label, predictions_bar, surprise_html
-from core.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare,
+from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare,
                          require_mlm, surprisal, with_masks, word_spans)
-from core.nsp import EXAMPLES, next_sentence_probability, require_nsp
+from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
 from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_FILL = "The capital of France is [MASK]."

@@ -8,12 +8,12 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core.embeddings import (compare_in_context, decompose, has_segment_table, position_similarity,
+from core.explain.embeddings import (compare_in_context, decompose, has_segment_table, position_similarity,
                              project_tokens, sentence_states)
 from core.errors import UserError
 from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
                                  position_similarity_figure, projection_figure)
-from core.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
+from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
 from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_TEXT = "Unbelievably, the tokenizer splits rare words into pieces."

@@ -7,13 +7,13 @@ import re
 import numpy as np
 import pytest
 
-from core import attention as A
-from core import bertviz_views as V
-from core import vendor_js
+from core.explain import attention as A
+from core.figures import bertviz as V
+from core.offline import vendor_js
 from core.cli import main
 from core.errors import UserError
 from core.figures import attention as F
-from core.models import get_model
+from core.models.loading import get_model
 
 TOKENS = ["[CLS]", "a", "b", "[SEP]"]
 CLS = np.array([True, False, False, False])
@@ -232,10 +232,10 @@ def test_offline_without_scripts_hides_views(tmp_path, monkeypatch):
 
 
 def test_online_without_scripts_falls_back_to_bertviz_cdn(tmp_path, monkeypatch, tiny_bert):
-    import core.models
+    import core.models.loading
 
     monkeypatch.setattr(vendor_js, "VENDOR_DIR", tmp_path)
-    monkeypatch.setattr(core.models, "is_offline", lambda: False)
+    monkeypatch.setattr(core.models.loading, "is_offline", lambda: False)
     result = A.compute_attention(get_model(tiny_bert), "the cat sat", "the dog ran")
     result.tokens[1] = "</script><img src=x>"
     html = V.finish(V.head_view_html(result))

@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import nltk_data
-from core.augment import (MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, change_summary,
+from core.offline import nltk_data
+from core.augment.techniques import (MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, change_summary,
                           contextual_augment, diff, diff_html, list_techniques, parse_recipe,
                           unavailable_reason, word_vocabulary)
-from core.augment_data import augment_csv, augment_dataset, builtin_dataset
+from core.augment.dataset import augment_csv, augment_dataset, builtin_dataset
 from core.cli import main
-from core.csv_input import read_text_csv
+from core.inputs.csv_input import read_text_csv
 from core.errors import UserError
 from core.jobs import JOBS
-from core.models import get_model
+from core.models.loading import get_model
 
 TEXT = "The hotel room was clean and the staff were friendly but breakfast was cold"
 NO_MLM = SimpleNamespace(has_mlm=False, choice="no-head-model")

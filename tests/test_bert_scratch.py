@@ -10,7 +10,7 @@ from conftest import tiny_choice
 from core.bert import Bert, BertConfig, from_transformers
 from core.bert.parity import compare, parity_batch
 from core.errors import UserError
-from core.models import get_model
+from core.models.loading import get_model
 
 TOL = 1e-5
 

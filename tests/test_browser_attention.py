@@ -11,8 +11,7 @@ import time
 import pytest
 
 from browser import offline_page
-from core import vendor_js
-
+from core.offline import vendor_js
 pytestmark = pytest.mark.skipif(
     not vendor_js.available(), reason="vendor_js/ is empty: run `python -m core vendor-js` (needs the npm registry)")
 

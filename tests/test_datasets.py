@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.datasets import (LabelledTexts, builtin_sentiment, from_frame, load_hub_dataset, read_labelled_csv,
+from core.inputs.datasets import (LabelledTexts, builtin_sentiment, from_frame, load_hub_dataset, read_labelled_csv,
                            split_validation)
 from core.errors import UserError
 

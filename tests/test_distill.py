@@ -10,11 +10,11 @@ import pytest
 import torch
 from conftest import ROOT, tiny_choice
 
-from core.datasets import LabelledTexts
-from core.distill import (DistillConfig, distill, distillation_loss, latencies_ms, load_teacher, logits_of,
+from core.inputs.datasets import LabelledTexts
+from core.training.distill import (DistillConfig, distill, distillation_loss, latencies_ms, load_teacher, logits_of,
                           make_student, student_layer_ids, train_student)
 from core.errors import UserError
-from core.trainer import tokenize
+from core.training.finetune import tokenize
 
 POSITIVE = ["loved", "wonderful", "quick"]
 NEGATIVE = ["cold", "slow", "lazy", "muddy"]

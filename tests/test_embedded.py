@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.embedded import ADAPTER, load_embedded
+from core.models.embedded import ADAPTER, load_embedded
 
 # Recorded from the shipped adapter (plain forward pass + softmax at the [MASK] position).
 SENTENCE = "She went to the [MASK] to buy some bread."
@@ -51,7 +51,7 @@ def test_next_sentence_head_prefers_the_real_continuation(embedded):
 
 
 def test_app_sees_both_heads():
-    from core.models import get_model
+    from core.models.loading import get_model
 
     summary = get_model("embedded").summary()
     assert summary["mlm_head"] and summary["nsp_head"]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from core.ensemble import combine, report
+from core.training.ensemble import combine, report
 from core.errors import UserError
 
 # three members, four texts, two classes; gold labels 0, 1, 1, 0
@@ -52,7 +52,7 @@ def test_members_train_differently_and_combine(tmp_path, monkeypatch, one_thread
     from safetensors.torch import load_file
     from test_distill import toy_sentiment
 
-    from core.ensemble import evaluate_members, train_members
+    from core.training.ensemble import evaluate_members, train_members
 
     dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
     monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from core.errors import UserError
-from core.lab_pretrain import ScratchSpec, check_samples, pretrain, save_upload
+from core.training.scratch import ScratchSpec, check_samples, pretrain, save_upload
 
 
 class Recorder:
@@ -37,7 +37,7 @@ def test_pretraining_from_scratch_lowers_mlm_loss_and_saves(tmp_path, monkeypatc
     samples = [e for e in rec.events if e["type"] == "samples"]
     assert [s["step"] for s in samples] == [0, 40, 80] and len(samples[0]["rows"][0]["guesses"][0]) == 3
     assert [e["step"] for e in rec.events if e["type"] == "eval"] == [40, 80]
-    from core.models import load_model
+    from core.models.loading import load_model
 
     loaded = load_model(f"local:{summary['out']}")
     assert loaded.has_mlm and loaded.has_nsp and loaded.config.num_hidden_layers == 1

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import ROOT, _TINY_ROOT
-from core import masked as M
+from core.explain import masked as M
 from core.errors import UserError
-from core.models import get_model
+from core.models.loading import get_model
 
 
 def wordpiece_choice() -> str:

@@ -7,7 +7,7 @@ import torch
 
 from conftest import ROOT, tiny_choice
 from core.errors import UserError
-from core.models import EMBEDDED, get_model, list_local_models, load_model, resolve_local, session_runs_dir
+from core.models.loading import EMBEDDED, get_model, list_local_models, load_model, resolve_local, session_runs_dir
 
 
 def test_tiny_models_load_with_their_heads(tiny_any):
@@ -66,7 +66,7 @@ def test_pickle_only_checkpoint_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_sessions_models_are_listed_only_for_that_session(tmp_path, monkeypatch):
-    import core.models as models
+    import core.models.loading as models
 
     monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.delenv("BERT_PLAYGROUND_MODEL_DIRS", raising=False)

@@ -9,8 +9,8 @@ import torch
 
 from conftest import tiny_choice
 from core.errors import UserError
-from core.models import get_model
-from core.nsp import EXAMPLES, next_sentence_probabilities, next_sentence_probability
+from core.models.loading import get_model
+from core.explain.nsp import EXAMPLES, next_sentence_probabilities, next_sentence_probability
 from test_masked import _cli, headless_choice, wordpiece_choice
 
 PAIRS = [("the cat sat on the mat .", "a dog ran in the park ."),

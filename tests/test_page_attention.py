@@ -85,8 +85,7 @@ def test_grid_and_link_react_to_widgets():
 def test_bertviz_tab_embeds_offline_html_or_says_why():
     at = open_page("bertviz views", tiny_choice("bert"))
     frames = at.get("iframe")
-    from core import vendor_js
-
+    from core.offline import vendor_js
     if vendor_js.available():
         assert len(frames) == 1 and "cdnjs" not in frames[0].proto.srcdoc
     else:

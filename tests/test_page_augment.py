@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, tiny_choice
 from streamlit.testing.v1 import AppTest
 
-from core.augment import augment_sentence, diff_html
+from core.augment.techniques import augment_sentence, diff_html
 
 
 def page(choice: str | None = None) -> AppTest:
@@ -76,7 +76,7 @@ def test_embedded_model_says_why_contextual_and_back_translation_are_off():
     assert any("internet" in w.value for w in at.warning)
     at.selectbox(key="aug_method").set_value("contextual-insert").run()
     model = at.session_state["model_choice"] if "model_choice" in at.session_state else "embedded"
-    from core.models import get_model
+    from core.models.loading import get_model
 
     if not get_model(model).has_mlm:
         assert any("no trained masked-word (MLM) head" in w.value for w in at.warning)
@@ -115,14 +115,14 @@ def test_every_technique_side_by_side(at_bert):
 
 
 def test_a_running_dataset_job_shows_progress_and_can_be_cancelled(at_bert, monkeypatch):
-    import core.augment_data
+    import core.augment.dataset
 
     def slow_augment(frame, *args, progress, **kwargs):  # a job that takes a minute, on any machine
         for done in range(1200):
             progress(done, 1200)
             time.sleep(0.05)
 
-    monkeypatch.setattr(core.augment_data, "augment_dataset", slow_augment)
+    monkeypatch.setattr(core.augment.dataset, "augment_dataset", slow_augment)
     at = at_bert
     at.selectbox(key="aug_method").set_value("keyboard").run()
     at.button(key="aug_start").click().run()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture()
 def runs(tmp_path, monkeypatch):
-    import core.models as models
+    import core.models.loading as models
 
     monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
     return tmp_path / "runs"
@@ -137,15 +137,15 @@ def test_a_bad_name_is_a_friendly_error(runs):
 
 
 def test_running_out_of_memory_is_explained_and_the_page_stays_usable(runs, monkeypatch):
-    import core.trainer
+    import core.training.finetune
 
-    real = core.trainer.finetune
+    real = core.training.finetune.finetune
 
     def too_big(*args, **kwargs):  # what a too-large batch does to a small machine
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
                            "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)")
 
-    monkeypatch.setattr(core.trainer, "finetune", too_big)
+    monkeypatch.setattr(core.training.finetune, "finetune", too_big)
     at = open_page(tiny_words_choice())
     job = JOBS.wait(start(at, limit=50, epochs=1, name="oom-run", check=False), timeout=60)
     assert job.status == "failed" and job.error.startswith("Out of memory: try a smaller batch size")
@@ -153,6 +153,6 @@ def test_running_out_of_memory_is_explained_and_the_page_stays_usable(runs, monk
     at.run()
     assert not at.exception and any("Out of memory" in e.value for e in at.error)
     assert not list(runs.rglob("oom-run"))  # nothing presented as a finished model
-    monkeypatch.setattr(core.trainer, "finetune", real)
+    monkeypatch.setattr(core.training.finetune, "finetune", real)
     job = JOBS.wait(start(at, limit=50, epochs=1, name="after-oom"), timeout=300)
     assert job.status == "done", job.error

@@ -73,7 +73,7 @@ def test_every_step_with_formula_numbers_and_live_proof(tiny_page):
     # the bars are the from-scratch MLM head's probabilities at the followed token
     from core.bert import from_transformers
     from core.bert.walkthrough import top_predictions, walk
-    from core.models import get_model
+    from core.models.loading import get_model
 
     loaded = get_model(tiny_choice("bert"))
     scratch = from_transformers(loaded.model)
@@ -134,7 +134,7 @@ def test_other_architectures_get_a_note():
 
 
 def test_embedded_model_is_honest_about_its_heads():
-    from core.models import get_model
+    from core.models.loading import get_model
 
     at = open_page()
     assert not at.exception

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from test_distill import trained_teacher
 
 from core.jobs import JOBS
-from core.models import session_runs_dir
+from core.models.loading import session_runs_dir
 
 
 @pytest.fixture(scope="module")

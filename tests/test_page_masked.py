@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, tiny_choice
-from core import masked as M
-from core.models import get_model
-from core.nsp import EXAMPLES, next_sentence_probability
+from core.explain import masked as M
+from core.models.loading import get_model
+from core.explain.nsp import EXAMPLES, next_sentence_probability
 from test_masked import headless_choice, wordpiece_choice
 
 

@@ -6,8 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, tiny_choice
 from hostile import HOSTILE_TEXTS
-from core.models import get_model
-from core.tokens import tokenize
+from core.models.loading import get_model
+from core.explain.tokens import tokenize
 
 PAGE = "pages/tokens.py"
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from tiny_models import CORPUS, SMALL, _wordpiece_vocab
 
-from core import pretraining as P
+from core.training import pretraining as P
 from core.errors import UserError
-from core.embedded import apply_adapter
+from core.models.embedded import apply_adapter
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_tiny_bert_learns_and_the_loop_reports_and_cancels(tiny):
 
 
 def test_html_manuals_become_documents_of_prose_sentences(tmp_path):
-    from core.corpus import html_documents, load_documents
+    from core.inputs.corpus import html_documents, load_documents
 
     (tmp_path / "guide").mkdir()
     (tmp_path / "guide" / "intro.html").write_text(
@@ -212,7 +212,7 @@ def _notnext_owners(examples: list[dict], owner: dict, sep_id: int) -> list[tupl
 def test_json_sources_and_repeats(tmp_path):
     import json
 
-    from core.corpus import load_documents, load_sources
+    from core.inputs.corpus import load_documents, load_sources
 
     (tmp_path / "facts").mkdir()
     (tmp_path / "facts" / "uk.json").write_text(json.dumps({"Economy": {"overview": {

@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from conftest import tiny_choice
 from core.errors import UserError
-from core.models import get_model
-from core.text import encode
-from core.tokens import tokenize
+from core.models.loading import get_model
+from core.inputs.text import encode
+from core.explain.tokens import tokenize
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=400)
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ from conftest import ROOT
 from test_distill import save_for_cli, tiny_classifier, toy_sentiment, trained_teacher
 
 from core.errors import UserError
-from core.pruning import (encoder_sparsity, head_curve, head_importance, magnitude_prune, prune_heads,
+from core.training.pruning import (encoder_sparsity, head_curve, head_importance, magnitude_prune, prune_heads,
                           pruned_copy, pruning_order, sparsity_curve)
 
 

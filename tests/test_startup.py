@@ -29,15 +29,15 @@ def test_every_script_starts_up_before_its_heavy_imports(script):
 
 def test_script_imports_lists_top_level_modules_once_in_order(tmp_path):
     a, b = tmp_path / "a.py", tmp_path / "b.py"
-    a.write_text("from __future__ import annotations\nimport os, json\nfrom core.models import X\n"
+    a.write_text("from __future__ import annotations\nimport os, json\nfrom core.models.loading import X\n"
                  "def f():\n    import lazy_inside_a_function\n")
     b.write_text("import json\nfrom . import relative\nfrom pandas import DataFrame\n")
-    assert _startup.script_imports([a, b]) == ["os", "json", "core.models", "pandas"]
+    assert _startup.script_imports([a, b]) == ["os", "json", "core.models.loading", "pandas"]
 
 
 def test_the_app_scripts_imports_include_the_heavy_ones():
     names = _startup.script_imports(_startup.app_scripts())
-    assert {"core.models", "core.masked", "core.attention", "pages._common", "pandas"} <= set(names)
+    assert {"core.models.loading", "core.explain.masked", "core.explain.attention", "pages._common", "pandas"} <= set(names)
 
 
 def test_streamlit_still_runs_legacy_pages_through_mpa_v1():

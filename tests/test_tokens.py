@@ -1,4 +1,4 @@
-"""core.tokens, core.embeddings, their figures and `python -m core tokenize`, checked with numbers."""
+"""core.explain.tokens, core.explain.embeddings, their figures and `python -m core tokenize`, checked with numbers."""
 from __future__ import annotations
 
 import json
@@ -10,12 +10,12 @@ import torch
 
 from conftest import tiny_choice
 from core.cli import main
-from core.embeddings import (compare_in_context, decompose, position_similarity, project_tokens,
+from core.explain.embeddings import (compare_in_context, decompose, position_similarity, project_tokens,
                              sentence_states, word_vectors)
 from core.errors import UserError
 from core.figures.tokens import chips_html, context_figure, embedding_figures, projection_figure
-from core.models import get_model
-from core.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
+from core.models.loading import get_model
+from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
 
 TEXT, PAIR = "the river bank was muddy .", "a dog ran in the park"
 BANK = ["He sat on the river bank and watched the water.",

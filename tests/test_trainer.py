@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.datasets import LabelledTexts
+from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
 from core.jobs import JobCancelled, JobManager
-from core.trainer import (SilentReporter, TrainConfig, choose_precision, classify, finetune, load_base_classifier,
+from core.training.finetune import (SilentReporter, TrainConfig, choose_precision, classify, finetune, load_base_classifier,
                           load_classifier, plan_batches, train_classifier)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ def test_tiny_model_learns_separable_data(choice, tmp_path):
 
 
 def test_checkpoint_is_listed_loads_back_and_predicts_the_same(choice, tmp_path, monkeypatch):
-    import core.models as models
+    import core.models.loading as models
 
     runs = tmp_path / "runs"
     monkeypatch.setattr(models, "RUNS_DIR", runs)
@@ -232,7 +232,7 @@ def test_cancel_raises_through_the_reporter(choice):
 
 
 def test_cached_base_model_is_unchanged_by_a_fine_tune():
-    from core.models import get_model
+    from core.models.loading import get_model
 
     shared = get_model("embedded")
     before = state_checksum(shared.model)

@@ -7,7 +7,7 @@ import torch
 
 from core.bert.model import Bert, Trace
 from core.bert.parity import compare
-from core.text import encode
+from core.inputs.text import encode
 
 SLICE_WIDTH = 24  # hidden dimensions shown at once; BERT-base has 768
 

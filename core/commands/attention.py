@@ -16,8 +16,8 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from core.attention import STATS, compute_attention, result_stats, stats_records, top_head
-    from core.models import get_model
+    from core.explain.attention import STATS, compute_attention, result_stats, stats_records, top_head
+    from core.models.loading import get_model
 
     result = compute_attention(get_model(args.model), args.text, args.pair)
     if result.notice:

@@ -18,9 +18,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.augment import CONTEXTUAL, augment_sentence, list_techniques, parse_recipe
+    from core.augment.techniques import CONTEXTUAL, augment_sentence, list_techniques, parse_recipe
     from core.errors import UserError
-    from core.models import EMBEDDED, get_model
+    from core.models.loading import EMBEDDED, get_model
 
     if args.list:
         rows = list_techniques(get_model(args.model or EMBEDDED))

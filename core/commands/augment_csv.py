@@ -24,9 +24,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.augment import CONTEXTUAL, parse_recipe
-    from core.augment_data import augment_csv
-    from core.models import EMBEDDED, get_model
+    from core.augment.techniques import CONTEXTUAL, parse_recipe
+    from core.augment.dataset import augment_csv
+    from core.models.loading import EMBEDDED, get_model
 
     recipe = parse_recipe(args.method)
     loaded = get_model(args.model or EMBEDDED) if set(recipe.steps) & set(CONTEXTUAL) else None

@@ -43,7 +43,7 @@ def add_data_arguments(p, train: bool) -> None:
 
 def load_data(args, label_names=None):
     """(train, validation, test) for distill; (None, None, test) when there is no --train."""
-    from core.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
+    from core.inputs.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
 
     train = validation = None
     if getattr(args, "train", None) == BUILTIN:
@@ -77,7 +77,7 @@ class StderrReporter:
 def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
-    from core.distill import DistillConfig, distill, load_teacher, to_json
+    from core.training.distill import DistillConfig, distill, load_teacher, to_json
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

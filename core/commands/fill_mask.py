@@ -44,8 +44,8 @@ def _show(result, as_json: bool) -> None:
 
 def run(args) -> int:
     from core.errors import UserError
-    from core.masked import fill_masks, prepare, require_mlm
-    from core.models import get_model
+    from core.explain.masked import fill_masks, prepare, require_mlm
+    from core.models.loading import get_model
 
     if args.top_k < 1:
         raise UserError("--top-k must be at least 1.")

@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 def load_data(args):
     """(train, eval) LabelledTexts from the arguments."""
-    from core.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
+    from core.inputs.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
 
     if args.train == BUILTIN:
         train = builtin_sentiment("train")
@@ -79,7 +79,7 @@ class StderrReporter:
 def default_out(model: str, train: str):
     from pathlib import Path
 
-    from core.models import RUNS_DIR
+    from core.models.loading import RUNS_DIR
 
     clean = lambda s: "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(s.removeprefix("local:")).stem)[:40]  # noqa: E731
     return RUNS_DIR / f"{clean(model)}-{clean(train)}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -88,7 +88,7 @@ def default_out(model: str, train: str):
 def run(args) -> int:
     import torch
 
-    from core.trainer import TrainConfig, finetune, sensible_threads
+    from core.training.finetune import TrainConfig, finetune, sensible_threads
 
     torch.set_num_threads(sensible_threads())
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,

@@ -11,7 +11,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.models import environment_info
+    from core.models.loading import environment_info
 
     info = environment_info()
     if args.json:

@@ -45,8 +45,8 @@ def _read_pairs(path: str) -> tuple[list[tuple[str, str] | None], dict[int, str]
 
 def run(args) -> int:
     from core.errors import UserError
-    from core.models import get_model
-    from core.nsp import next_sentence_probabilities, require_nsp
+    from core.models.loading import get_model
+    from core.explain.nsp import next_sentence_probabilities, require_nsp
 
     if args.file is None and (args.text_a is None or args.text_b is None):
         raise UserError("Give two sentences (nsp TEXT_A TEXT_B) or --file PAIRS.jsonl.")

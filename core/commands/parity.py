@@ -14,7 +14,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from core.bert import from_transformers
     from core.bert.parity import compare, parity_batch
-    from core.models import get_model
+    from core.models.loading import get_model
 
     loaded = get_model(args.model)
     result = compare(loaded, parity_batch(loaded), from_transformers(loaded.model))

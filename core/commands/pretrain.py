@@ -20,7 +20,7 @@ from core.errors import UserError
 
 
 def register(sub) -> None:
-    from core.pretrain_config import MODES, PretrainConfig
+    from core.training.pretrain_config import MODES, PretrainConfig
 
     d = PretrainConfig()
     p = sub.add_parser("pretrain", help="train MLM + NSP heads (adapt the embedded encoder or pretrain from scratch)")
@@ -55,9 +55,9 @@ def run(args) -> int:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from core import pretraining as P
-    from core.corpus import load_sources, split_documents
-    from core.embedded import ASSET_DIR, load_embedded
+    from core.training import pretraining as P
+    from core.inputs.corpus import load_sources, split_documents
+    from core.models.embedded import ASSET_DIR, load_embedded
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

@@ -42,10 +42,10 @@ def run(args) -> int:
     from transformers.utils import logging as hf_logging
 
     from core.commands.distill import load_data
-    from core.datasets import BUILTIN, builtin_sentiment, read_labelled_csv
-    from core.distill import load_teacher
+    from core.inputs.datasets import BUILTIN, builtin_sentiment, read_labelled_csv
+    from core.training.distill import load_teacher
     from core.errors import UserError
-    from core.pruning import default_counts, head_curve, head_importance, sparsity_curve
+    from core.training.pruning import default_counts, head_curve, head_importance, sparsity_curve
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

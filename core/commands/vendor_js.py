@@ -12,7 +12,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.vendor_js import VENDOR_DIR, fetch
+    from core.offline.vendor_js import VENDOR_DIR, fetch
 
     manifest = fetch()
     if args.json:

@@ -6,7 +6,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from core.attention import block_labels, downsample
+from core.explain.attention import block_labels, downsample
 from core.figures import heatmap, safe_labels, unique_labels
 
 GRID_TILE = 40  # the most rows/columns one small multiple shows before it is downsampled

@@ -64,7 +64,7 @@ def _diverging(matrix: np.ndarray, tokens, title: str) -> go.Figure:
 
 
 def embedding_figures(emb, max_tokens: int = 64) -> dict[str, go.Figure]:
-    """One heatmap per step of the embedding layer (core.embeddings.InputEmbeddings).
+    """One heatmap per step of the embedding layer (core.explain.embeddings.InputEmbeddings).
 
     Only the first `max_tokens` rows are drawn: 512 rows x 768 columns, five times over, would
     make the page crawl and show nothing a reader can see.

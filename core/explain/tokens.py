@@ -1,6 +1,6 @@
 """What the model reads: pieces, ids, segment and position ids, and why words were split.
 
-Built on core.text.encode (so truncation and its notice are the same as on every page) plus
+Built on core.inputs.text.encode (so truncation and its notice are the same as on every page) plus
 the tokenizer's offsets, which say which characters of the user's text each piece stands for.
 A piece is a *continuation* when it belongs to the same word as the piece before it; that rule
 works alike for WordPiece (`##ing`), RoBERTa's byte-level BPE (`Ġ` = a space before) and
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from core.embeddings import position_ids
+from core.explain.embeddings import position_ids
 from core.errors import UserError
-from core.text import Encoded, encode
+from core.inputs.text import Encoded, encode
 
 _UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.errors import UserError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NLTK_DATA = Path(os.environ.get("BERT_PLAYGROUND_NLTK_DATA", PROJECT_ROOT / "nltk_data"))
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 SETUP_COMMAND = "python -m core setup-nltk"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-ASSET_DIR = Path(__file__).resolve().parent / "assets" / "embedded"
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "embedded"
 ADAPTER = ASSET_DIR / "adapter.safetensors"
 
 

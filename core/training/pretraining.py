@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling
 
-from core.pretrain_config import MODES, PretrainConfig  # noqa: F401  (re-exported)
+from core.training.pretrain_config import MODES, PretrainConfig  # noqa: F401  (re-exported)
 
 IS_NEXT, NOT_NEXT = 0, 1  # BertForPreTraining's label convention
 # LoRA goes on every linear layer of every encoder block (attention q/k/v/output and the FFN).

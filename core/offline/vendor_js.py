@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.errors import UserError
 
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "vendor_js"
+VENDOR_DIR = Path(__file__).resolve().parents[2] / "vendor_js"
 # name -> (npm spec, file inside the package). d3 must be v4+ (bertviz uses d3.scaleOrdinal).
 PACKAGES = {
     "jquery": ("jquery@2", "package/dist/jquery.min.js"),

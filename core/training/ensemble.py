@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.datasets import LabelledTexts
+from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
-from core.trainer import SilentReporter
+from core.training.finetune import SilentReporter
 
 METHODS = ("mean", "vote")
 
@@ -69,7 +69,7 @@ def _overlap(err_a: np.ndarray, err_b: np.ndarray) -> float | None:
 
 def evaluate_members(folders: list[str], data: LabelledTexts, max_length: int = 64, reporter=None) -> dict[str, np.ndarray]:
     """(N, C) test probabilities per saved classifier; all must predict the same labels as `data`."""
-    from core.distill import load_teacher, score
+    from core.training.distill import load_teacher, score
 
     reporter = reporter or SilentReporter()
     if len(folders) < 2:
@@ -96,9 +96,9 @@ def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, l
     Different seeds give different head initialisations and data orders, hence different mistakes.
     Returns the saved folders (under runs/ by default).
     """
-    from core.distill import DistillConfig, SubProgress, make_student, train_student
-    from core.models import RUNS_DIR
-    from core.trainer import TrainConfig, TrainResult, load_base_classifier, save_checkpoint
+    from core.training.distill import DistillConfig, SubProgress, make_student, train_student
+    from core.models.loading import RUNS_DIR
+    from core.training.finetune import TrainConfig, TrainResult, load_base_classifier, save_checkpoint
 
     reporter = reporter or SilentReporter()
     out_root = Path(out_root or RUNS_DIR)

@@ -15,7 +15,7 @@ import pandas as pd
 from core.errors import UserError
 
 BUILTIN = "builtin"
-BUILTIN_CSV = Path(__file__).resolve().parent / "data" / "sentiment.csv"
+BUILTIN_CSV = Path(__file__).resolve().parent.parent / "data" / "sentiment.csv"
 MIN_VALIDATION = 2
 # name -> (datasets path, config, text column, validation split: None = carve from train)
 HUB_DATASETS = {
@@ -89,7 +89,7 @@ def from_frame(frame: pd.DataFrame, text_column: str, label_column: str,
 def read_labelled_csv(data, text_column: str, label_column: str, label_names: list[str] | None = None,
                       name: str = "The CSV", max_rows: int | None = None) -> LabelledTexts:
     """A user's CSV (path or uploaded bytes) as labelled texts, with every check in one place."""
-    from core.csv_input import MAX_ROWS, read_text_csv
+    from core.inputs.csv_input import MAX_ROWS, read_text_csv
 
     frame = read_text_csv(data, text_column, label_column, max_rows=max_rows or MAX_ROWS)
     return from_frame(frame, text_column, label_column, label_names, name)
@@ -127,7 +127,7 @@ def builtin_sentiment(split: str, label_names: list[str] | None = None) -> Label
 
 def load_hub_dataset(name: str, limit: int = 2000, seed: int = 0) -> tuple[LabelledTexts, LabelledTexts]:
     """(train, validation) of a known hub dataset, `limit` random training rows (needs internet)."""
-    from core.models import is_offline
+    from core.models.loading import is_offline
 
     if name not in HUB_DATASETS:
         raise UserError(f"Unknown hub dataset {name!r}; choose one of {', '.join(HUB_DATASETS)}.")

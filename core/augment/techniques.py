@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from core.errors import UserError
-from core.masked import mask_logits
+from core.explain.masked import mask_logits
 
 MAX_WORDS = 1000
 MAX_N = 20
@@ -104,8 +104,8 @@ _offline_cache: dict[str, tuple[float, bool]] = {}
 
 
 def offline() -> bool:
-    """core.models.is_offline, re-checked at most once a minute (it may wait 1.5 s on a socket)."""
-    from core.models import is_offline
+    """core.models.loading.is_offline, re-checked at most once a minute (it may wait 1.5 s on a socket)."""
+    from core.models.loading import is_offline
 
     at, value = _offline_cache.get("offline", (0.0, True))
     if time.time() - at > 60:
@@ -118,7 +118,7 @@ def unavailable_reason(name: str, loaded=None) -> str | None:
     """Why `name` cannot run here and how to enable it; None when it can."""
     tech = technique(name)
     if tech.needs == "wordnet":
-        from core.nltk_data import unavailable_reason as nltk_reason
+        from core.offline.nltk_data import unavailable_reason as nltk_reason
 
         return nltk_reason()
     if tech.needs == "mlm" and loaded is not None and not loaded.has_mlm:
@@ -204,12 +204,12 @@ def _nlpaug(name: str, strength: float):
     if name == "split":
         return naw.SplitAug(**word)
     if name in ("synonym", "antonym"):
-        from core.nltk_data import use_project_data
+        from core.offline.nltk_data import use_project_data
 
         use_project_data()
         return naw.SynonymAug(aug_src="wordnet", **word) if name == "synonym" else naw.AntonymAug(**word)
     if name == "back-translation":
-        from core.models import pick_device
+        from core.models.loading import pick_device
 
         return naw.BackTranslationAug(from_model_name="Helsinki-NLP/opus-mt-en-de",
                                       to_model_name="Helsinki-NLP/opus-mt-de-en", device=str(pick_device()))

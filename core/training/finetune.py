@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.datasets import LabelledTexts
+from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
@@ -160,7 +160,7 @@ def make_accelerator(precision: str = "auto"):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
-    from core.models import pick_device
+    from core.models.loading import pick_device
 
     device = pick_device()
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -190,14 +190,14 @@ def load_base_classifier(choice: str, label_names: list[str]):
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from core.models import EMBEDDED, SUPPORTED_TYPES, _HUB_ID, is_offline, resolve_local
+    from core.models.loading import EMBEDDED, SUPPORTED_TYPES, _HUB_ID, is_offline, resolve_local
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     choice = (choice or "").strip()
     kwargs = {"local_files_only": True}
     if choice == EMBEDDED:
-        from core.embedded import encoder_path
+        from core.models.embedded import encoder_path
 
         source = str(encoder_path())
     elif (local := resolve_local(choice)) is not None:
@@ -522,10 +522,10 @@ def save_checkpoint(result: TrainResult, out_dir: Path, config: TrainConfig, sou
 
 
 def load_classifier(folder: Path | str):
-    """A saved fine-tune as a `core.models.LoadedModel` (so `core.text.encode` works on it)."""
+    """A saved fine-tune as a `core.models.loading.LoadedModel` (so `core.inputs.text.encode` works on it)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.models import LoadedModel, pick_device
+    from core.models.loading import LoadedModel, pick_device
 
     folder = Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
@@ -549,7 +549,7 @@ def load_classifier(folder: Path | str):
 
 def as_loaded(result: TrainResult):
     """The in-memory result as a `LoadedModel`, to classify before (or without) saving."""
-    from core.models import LoadedModel
+    from core.models.loading import LoadedModel
 
     device = next(result.model.parameters()).device
     return LoadedModel("fine-tuned", "local", result.tokenizer, result.model, False, False, device)
@@ -557,7 +557,7 @@ def as_loaded(result: TrainResult):
 
 def classify(loaded, text: str) -> tuple[str, dict[str, float], str | None]:
     """(label, probability per label, truncation notice) for one text."""
-    from core.text import encode
+    from core.inputs.text import encode
 
     enc = encode(loaded, text)
     with torch.inference_mode():

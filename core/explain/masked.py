@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from core.errors import UserError
-from core.text import Encoded, encode
+from core.inputs.text import Encoded, encode
 
 MAX_MASKS = 20  # independent top-k; beyond this the sentence is mostly holes
 MAX_JOINT_MASKS = 10  # joint decoding runs one forward pass per mask and beam
@@ -163,7 +163,7 @@ def word_spans(loaded, text: str) -> list[list[int]]:
     text = (text or "").strip()
     if not text:
         raise UserError("Type a sentence first.")
-    enc = loaded.tokenizer(text, truncation=True, max_length=loaded.max_length)  # as core.text.encode
+    enc = loaded.tokenizer(text, truncation=True, max_length=loaded.max_length)  # as core.inputs.text.encode
     spans: dict[int, list[int]] = {}
     for pos, word in enumerate(enc.word_ids()):
         if word is not None:

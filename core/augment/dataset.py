@@ -13,12 +13,12 @@ from typing import Callable
 
 import pandas as pd
 
-from core.augment import DEFAULT_STRENGTH, Recipe, augment_texts, parse_recipe
-from core.csv_input import read_text_csv
+from core.augment.techniques import DEFAULT_STRENGTH, Recipe, augment_texts, parse_recipe
+from core.inputs.csv_input import read_text_csv
 from core.errors import UserError
 
 MAX_ROWS = 5_000  # rows in; with N up to 20 that is up to 100,000 rows out
-BUILTIN = Path(__file__).resolve().parent / "data" / "sentiment.csv"
+BUILTIN = Path(__file__).resolve().parent.parent / "data" / "sentiment.csv"
 SOURCE_COLUMN, RECIPE_COLUMN = "source_row", "augmentation"
 
 
@@ -85,6 +85,6 @@ def augment_dataset(frame: pd.DataFrame, text_column: str, label_column: str | N
 
 def augment_csv(data: bytes | str | Path, text_column: str, label_column: str | None, recipe: str,
                 **options) -> AugmentedDataset:
-    """Read a CSV (friendly errors from core.csv_input) and augment it."""
+    """Read a CSV (friendly errors from core.inputs.csv_input) and augment it."""
     frame = read_text_csv(data, text_column, label_column, max_rows=MAX_ROWS)
     return augment_dataset(frame, text_column, label_column, recipe, **options)

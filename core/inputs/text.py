@@ -31,7 +31,7 @@ class Encoded:
 
 
 def encode(loaded, text: str, pair: str | None = None, max_length: int | None = None) -> Encoded:
-    """Tokenize `text` (and an optional second segment) for `loaded` (a core.models.LoadedModel).
+    """Tokenize `text` (and an optional second segment) for `loaded` (a core.models.loading.LoadedModel).
 
     Empty text raises UserError; text longer than the model's maximum is truncated and flagged.
     """

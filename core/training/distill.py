@@ -12,7 +12,7 @@ The T^2 keeps the soft term's gradients on the same scale whatever T is. The fai
 same student, same loop, trained alone (alpha = 0): any gap is what the teacher taught.
 
 Progress goes to a *reporter* with `report(progress, message, **event)` and `check_cancelled()`
-(exactly `core.jobs.Job`; `core.trainer.SilentReporter` for scripts).
+(exactly `core.jobs.Job`; `core.training.finetune.SilentReporter` for scripts).
 """
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.datasets import LabelledTexts
+from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
-from core.trainer import (EvalResult, SilentReporter, TrainConfig, TrainResult, collate, evaluate,
+from core.training.finetune import (EvalResult, SilentReporter, TrainConfig, TrainResult, collate, evaluate,
                           make_accelerator, model_max_length, plan_batches, save_checkpoint, tokenize)
 
 LAYER_CHOICES = ("first", "spread")
@@ -138,7 +138,7 @@ def logits_of(model, ids: list[list[int]], pad_id: int, batch_size: int = 64) ->
 
 
 def score(model, tokenizer, data: LabelledTexts, max_length: int = 64) -> EvalResult:
-    """Accuracy, macro-F1, confusion and probabilities of a classifier on `data` (core.trainer.evaluate)."""
+    """Accuracy, macro-F1, confusion and probabilities of a classifier on `data` (core.training.finetune.evaluate)."""
     max_length = min(max_length, model_max_length(model.config))
     ids = tokenize(tokenizer, data.texts, max_length)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -291,8 +291,8 @@ class SubProgress:
 
 def load_teacher(folder: Path | str):
     """(tokenizer, classifier) saved by the fine-tuning page or `python -m core finetune`."""
-    from core.models import resolve_local
-    from core.trainer import load_classifier
+    from core.models.loading import resolve_local
+    from core.training.finetune import load_classifier
 
     raw = str(folder)
     path = resolve_local(raw if raw.startswith("local:") else f"local:{raw}")
@@ -364,7 +364,7 @@ def to_json(result: dict) -> str:
 def list_classifiers(*own_dirs: Path) -> list[dict]:
     """Saved sequence classifiers (shared ones and those under `own_dirs`):
     {"choice", "name", "layers", "labels", "type"}."""
-    from core.models import list_local_models
+    from core.models.loading import list_local_models
 
     found = []
     for choice in list_local_models(*own_dirs):

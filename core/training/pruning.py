@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from transformers.pytorch_utils import prune_linear_layer
 
-from core.datasets import LabelledTexts
-from core.distill import latencies_ms, score, size_of
+from core.inputs.datasets import LabelledTexts
+from core.training.distill import latencies_ms, score, size_of
 from core.errors import UserError
-from core.trainer import SilentReporter, collate, model_max_length, tokenize
+from core.training.finetune import SilentReporter, collate, model_max_length, tokenize
 
 SUPPORTED = ("bert", "roberta", "distilbert")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from core.errors import UserError
-from core.masked import pad_batch
-from core.text import encode
+from core.explain.masked import pad_batch
+from core.inputs.text import encode
 
 EXAMPLES = {
     "A true continuation": ("I went to the bakery this morning.", "They had just taken fresh bread out of the oven."),

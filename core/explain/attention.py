@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.text import encode
+from core.inputs.text import encode
 
 # What each statistic measures, in one sentence a class can follow.
 STATS = {

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import torch
 
-from core import vendor_js
+from core.offline import vendor_js
 from core.errors import UserError
 
 MAX_TOKENS = 128  # head and model view
@@ -31,7 +31,7 @@ def finish(html: str) -> str | None:
     """Self-contained HTML when vendor_js/ exists; bertviz's CDN version when online; else None."""
     if vendor_js.available():
         return vendor_js.inline(html)
-    from core.models import is_offline
+    from core.models.loading import is_offline
 
     return None if is_offline() else vendor_js.harden(html)
 
@@ -49,7 +49,7 @@ def _layer_tensors(result, layers: list[int] | None) -> tuple[list[torch.Tensor]
 
 
 def head_view_html(result, layers: list[int] | None = None) -> str:
-    """bertviz head view of an AttentionResult (core.attention); raw HTML (pass it to finish)."""
+    """bertviz head view of an AttentionResult (core.explain.attention); raw HTML (pass it to finish)."""
     from bertviz import head_view
 
     _check_length(result.n, MAX_TOKENS, "head view")

@@ -1,8 +1,8 @@
-"""Pretrain a tiny BERT from nothing, live: the lab page's job around `core.pretraining`.
+"""Pretrain a tiny BERT from nothing, live: the lab page's job around `core.training.pretraining`.
 
 It builds a randomly initialised `BertForPreTraining` of the chosen size (with the embedded
 model's WordPiece vocabulary), trains it on masked words + next-sentence prediction with
-`core.pretraining.train`, reports every step and, every few steps, what it now guesses for a few
+`core.training.pretraining.train`, reports every step and, every few steps, what it now guesses for a few
 masked sentences, so a learner watches "the" give way to real words. The result is saved as a
 model folder under runs/ (written under runs/.partial and renamed once complete), which the
 sidebar then offers like any other model.
@@ -79,7 +79,7 @@ def save_upload(data: bytes, folder: Path | None = None) -> str:
 
 def documents(spec: ScratchSpec):
     """(training, held-out) documents, capped at `spec.max_documents`; refuses a corpus too small for NSP."""
-    from core.corpus import load_documents, split_documents
+    from core.inputs.corpus import load_documents, split_documents
 
     try:
         docs = [d for d in load_documents(spec.corpus) if len(d) >= 2]
@@ -100,17 +100,17 @@ def tokenizer():
     """The embedded model's 30,522-piece uncased WordPiece vocabulary (offline)."""
     from transformers import AutoTokenizer
 
-    from core.embedded import encoder_path
+    from core.models.embedded import encoder_path
 
     return AutoTokenizer.from_pretrained(encoder_path(), local_files_only=True)
 
 
 def _samples(model, tok, sentences: list[str], k: int = 3) -> list[dict]:
-    """Top-k guesses per mask with `core.masked` (model temporarily in eval mode)."""
+    """Top-k guesses per mask with `core.explain.masked` (model temporarily in eval mode)."""
     import torch
 
-    from core.masked import fill_mask
-    from core.models import LoadedModel
+    from core.explain.masked import fill_mask
+    from core.models.loading import LoadedModel
 
     was_training = model.training
     model.eval()
@@ -146,8 +146,7 @@ def pretrain(spec: ScratchSpec, reporter, samples: list[str] | None = None,
     import torch
     from transformers import BertForPreTraining
 
-    from core import pretraining as P
-
+    from core.training import pretraining as P
     spec.validate()
     sentences = check_samples(samples or [])
     reporter.report(0.0, "Reading and tokenizing the text…")

@@ -23,7 +23,7 @@ import torch
 from core.errors import UserError
 
 EMBEDDED = "embedded"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RUNS_DIR = Path(os.environ.get("BERT_PLAYGROUND_RUNS", PROJECT_ROOT / "runs"))
 
 HUB_PRESETS = {
@@ -222,7 +222,7 @@ def load_model(choice: str = EMBEDDED, device: torch.device | None = None) -> Lo
     if not choice:
         raise UserError("Choose a model: 'embedded' works offline.")
     if choice == EMBEDDED:
-        from core.embedded import load_embedded
+        from core.models.embedded import load_embedded
 
         tokenizer, model, missing = load_embedded()
         source = "embedded"

@@ -69,7 +69,7 @@ class InputEmbeddings:
 
 @torch.no_grad()
 def decompose(loaded, encoded) -> InputEmbeddings:
-    """Split the embedding layer's output for `encoded` (core.text.Encoded) into its sources."""
+    """Split the embedding layer's output for `encoded` (core.inputs.text.Encoded) into its sources."""
     emb = _tables(loaded)
     ids = encoded.inputs["input_ids"]
     pos = position_ids(loaded, ids)
@@ -142,7 +142,7 @@ class SentenceStates:
 
 @torch.no_grad()
 def sentence_states(loaded, sentence: str) -> SentenceStates:
-    from core.tokens import tokenize
+    from core.explain.tokens import tokenize
 
     tokenized = tokenize(loaded, sentence)
     out = loaded.encoder(**tokenized.encoded.inputs, output_hidden_states=True)
