@@ -63,7 +63,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from core.augment.techniques import contextual_augment
+    from core.augment.contextual import contextual_augment
     from core.augment.dataset import builtin_dataset
     from core.models.loading import get_model
 

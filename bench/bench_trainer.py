@@ -28,7 +28,8 @@ import torch  # noqa: E402
 def run_ours(train, evaluation, args, threads: int) -> dict:
     from accelerate.utils import set_seed
 
-    from core.training.finetune import TrainConfig, load_base_classifier, train_classifier
+    from core.training.finetune import TrainConfig, train_classifier
+    from core.models.classifiers import load_base_classifier
 
     torch.set_num_threads(threads)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
@@ -100,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from core.inputs.datasets import builtin_sentiment
-    from core.training.finetune import sensible_threads
+    from core.training.kit import sensible_threads
 
     train = builtin_sentiment("train")
     if args.limit:

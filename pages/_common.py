@@ -86,6 +86,55 @@ def submit_job(kind: str, work) -> Job:
     return JOBS.submit(kind, session_id(), work, alive=_tab_is_open())
 
 
+def latest(events: list[dict], kind: str) -> dict | None:
+    """The last event of `kind` a job reported."""
+    return next((e for e in reversed(events) if e.get("type") == kind), None)
+
+
+def job_running(key: str) -> bool:
+    job = JOBS.get(st.session_state.get(key))
+    return job is not None and not job.done
+
+
+def start_job(key: str, kind: str, work) -> None:
+    """Submit `work` as this session's job and remember it under `key`; explain a refusal."""
+    try:
+        st.session_state[key] = submit_job(kind, work).id
+    except UserError as err:
+        st.error(str(err))
+
+
+def job_panel(key: str, live=None, finished=None, prefix: str | None = None) -> None:
+    """Progress, cancel and the live view of the job under `key`; `finished(job)` once it is done.
+
+    Call it inside the page's `st.fragment(run_every=...)`; when the job ends it reruns the whole
+    page once (the sidebar then lists a new model and the fragment stops polling).
+    """
+    job, prefix = JOBS.get(st.session_state.get(key)), prefix or key
+    if job is None:
+        return
+    events = list(job.events)
+    if not job.done:
+        step = latest(events, "step")
+        eta = step.get("eta_s") if step and step.get("eta_s") is not None else job.eta_seconds()
+        st.progress(job.progress, text=(job.message or "Working…") + (f" · about {eta:.0f} s left" if eta else ""))
+        if st.button("⏹ Cancel", key=f"{prefix}_cancel"):
+            job.cancel()
+            st.caption("Cancelling after the current step…")
+        if live:
+            live(events)
+        return
+    if st.session_state.get(f"{prefix}_shown") != job.id:
+        st.session_state[f"{prefix}_shown"] = job.id
+        st.rerun()
+    if job.status == "cancelled":
+        st.warning(job.message)
+    elif job.status == "failed":
+        st.error(job.error)
+    elif finished:
+        finished(job)
+
+
 def jobs_caption() -> str:
     """How busy the server's training slots are (a classroom shares them)."""
     busy = len(JOBS.running())

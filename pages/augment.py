@@ -7,8 +7,9 @@ import html
 
 import streamlit as st
 
-from core.augment.techniques import (DEFAULT_STRENGTH, MAX_N, TECHNIQUES, Recipe, augment_sentence, change_summary,
-                          diff_html, technique, unavailable_reason)
+from core.augment.techniques import MAX_N, TECHNIQUES, Recipe, augment_sentence, technique, unavailable_reason
+from core.augment.diff import change_summary, diff_html
+from core.augment.contextual import DEFAULT_STRENGTH
 from core.augment.dataset import MAX_ROWS, augment_dataset, builtin_dataset
 from core.inputs.csv_input import load_csv, read_text_csv
 from core.errors import UserError

@@ -9,15 +9,16 @@ from functools import partial
 
 import streamlit as st
 
-from core.inputs.datasets import (BUILTIN, HUB_DATASETS, LabelledTexts, builtin_sentiment, load_hub_dataset,
+from core.inputs.datasets import (BUILTIN, HUB_DATASETS, builtin_sentiment, load_hub_dataset,
                            read_labelled_csv, split_validation)
 from core.errors import UserError
 from core.figures.training import class_probabilities, confusion_figure, training_curves
 from core.jobs import JOBS
 from core.models.loading import is_offline
-from core.training.finetune import (TrainConfig, as_loaded, classify, estimate_seconds, finetune, measure_throughput,
-                          zip_checkpoint)
-from pages._common import current_model, jobs_caption, name_box, new_model_dir, submit_job
+from core.models.saved import zip_folder
+from core.training.finetune import TrainConfig, estimate_seconds, finetune, measure_throughput
+from core.models.classifiers import as_loaded, classify
+from pages._common import current_model, job_panel, job_running, jobs_caption, latest, name_box, new_model_dir, start_job
 
 SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
 
@@ -96,19 +97,15 @@ if train is not None:
     limit = st.number_input("Train on at most this many rows", min(len(train), 2), len(train),
                             step=50, key="ft_limit",
                             help="Fewer rows train faster; a classroom demo learns something from 200.")
-    if limit < len(train):
-        import numpy as np
-
-        keep = sorted(np.random.default_rng(seed).choice(len(train), int(limit), replace=False))
-        train = LabelledTexts([train.texts[i] for i in keep], [train.labels[i] for i in keep], train.label_names,
-                              train.name)
+    train = train.sample(int(limit), seed)
     with st.expander("Look at the training rows"):
         st.dataframe({"text": train.texts[:200], "label": [train.label_names[i] for i in train.labels[:200]]},
                      hide_index=True, width="stretch")
 
 augment_recipe, augment_copies = None, 0
 try:
-    from core.augment.techniques import DEFAULT_STRENGTH, TECHNIQUES, augment_texts, unavailable_reason
+    from core.augment.dataset import augment_labelled
+    from core.augment.techniques import TECHNIQUES, unavailable_reason
 except ImportError:  # the augmentation module is optional
     TECHNIQUES = {}
 if TECHNIQUES and (train is not None or hub_name):
@@ -192,9 +189,7 @@ if train is not None:
 
 # --------------------------------------------------------------------------------- 3. train
 st.header("3 · Train")
-job = JOBS.get(st.session_state.get("ft_job"))
-running = job is not None and not job.done
-ready = (train is not None or hub_name is not None) and not running
+ready = (train is not None or hub_name is not None) and not job_running("ft_job")
 if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="ft_start"):
     try:
         config.validate()
@@ -209,24 +204,16 @@ if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="f
                 def progress(done, total):
                     job.check_cancelled()
                     job.report(0.0, f"Augmenting: {done:,} of {total:,} rows")
-                variants = augment_texts(train.texts, augment[0], n=augment[1], strength=DEFAULT_STRENGTH,
-                                         seed=config.seed, progress=progress)
-                seen = set(zip(train.texts, train.labels))
-                extra = [(t, y) for row, y in zip(variants, train.labels) for t in row if (t, y) not in seen]
-                train = LabelledTexts(train.texts + [t for t, _ in extra], train.labels + [y for _, y in extra],
-                                      train.label_names, train.name)
+                train = augment_labelled(train, augment[0], augment[1], seed=config.seed, progress=progress)
             result = finetune(choice, train, evaluation, config, job, out_dir)
             return {"result": result, "evaluation": evaluation, "train_rows": len(train)}
 
-        st.session_state["ft_job"] = submit_job("finetune", work).id
-        st.session_state["ft_rename"] = True
-        st.rerun()  # the whole page again: Start disabled, the progress panel polling
+        start_job("ft_job", "finetune", work)
+        if job_running("ft_job"):
+            st.session_state["ft_rename"] = True
+            st.rerun()  # the whole page again: Start disabled, the progress panel polling
     except UserError as err:
         st.error(str(err))
-
-
-def latest(events: list[dict], kind: str) -> dict | None:
-    return next((e for e in reversed(events) if e.get("type") == kind), None)
 
 
 def show_results(job) -> None:
@@ -270,42 +257,25 @@ def show_results(job) -> None:
             st.caption(notice)
     except UserError as err:
         st.warning(str(err))
-    st.download_button("⬇ Download the model (.zip)", partial(zip_checkpoint, folder), file_name=f"{folder.name}.zip",
+    st.download_button("⬇ Download the model (.zip)", partial(zip_folder, folder), file_name=f"{folder.name}.zip",
                        mime="application/zip", on_click="ignore", key="ft_download",
                        help="safetensors weights, config (with your label names) and tokenizer: "
                             "load it with AutoModelForSequenceClassification.from_pretrained(folder).")
 
 
-@st.fragment(run_every=1 if running else None)
+def show_live(events: list[dict]) -> None:
+    begin, step = latest(events, "start"), latest(events, "step")
+    if begin:
+        st.caption(f"{begin['steps']:,} steps on {begin['device']} · precision {begin['precision']} · "
+                   f"{begin['train_rows']:,} training rows" + (f" · {step['samples_per_s']:.1f} examples/s" if step else ""))
+        st.plotly_chart(training_curves(events, begin["steps"]), key="ft_curves_live")
+
+
+@st.fragment(run_every=1 if job_running("ft_job") else None)
 def show_job():
-    job = JOBS.get(st.session_state.get("ft_job"))
-    if job is None:
+    if JOBS.get(st.session_state.get("ft_job")) is None:
         st.caption("Nothing is training yet. " + jobs_caption())
-        return
-    events = list(job.events)
-    start = latest(events, "start")
-    if not job.done:
-        step = latest(events, "step")
-        eta = step["eta_s"] if step else job.eta_seconds()
-        st.progress(job.progress, text=job.message + (f" · about {eta:.0f} s left" if eta else ""))
-        if st.button("⏹ Cancel", key="ft_cancel"):
-            job.cancel()
-            st.caption("Cancelling after the current step…")
-        if start:
-            st.caption(f"{start['steps']:,} steps on {start['device']} · precision {start['precision']} · "
-                       f"{start['train_rows']:,} training rows"
-                       + (f" · {step['samples_per_s']:.1f} examples/s" if step else ""))
-            st.plotly_chart(training_curves(events, start["steps"]), key="ft_curves_live")
-        return
-    if st.session_state.get("ft_shown") != job.id:
-        st.session_state["ft_shown"] = job.id
-        st.rerun()  # the whole page, so the sidebar lists the new model and this fragment stops polling
-    if job.status == "cancelled":
-        st.warning(job.message)
-    elif job.status == "failed":
-        st.error(job.error)
-    else:
-        show_results(job)
+    job_panel("ft_job", show_live, show_results, prefix="ft")
 
 
 show_job()

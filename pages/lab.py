@@ -5,20 +5,21 @@ from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
 
+import math
 from uuid import uuid4
 
 import pandas as pd
 import streamlit as st
 
 from core.inputs.datasets import builtin_sentiment
-from core.training.distill import DistillConfig, distill, list_classifiers, load_teacher
+from core.training.distill import DistillConfig, distill_builtin
+from core.models.classifiers import list_classifiers, load_teacher
 from core.training.ensemble import evaluate_members, report, train_members
 from core.errors import UserError
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
                               pruning_curve, student_training)
-from core.jobs import JOBS
-from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload
-from pages._common import my_runs_dir, name_box, new_model_dir, submit_job
+from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload, vocabulary_size
+from pages._common import job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job
 
 
 st.title("🧫 Pretraining lab")
@@ -30,48 +31,6 @@ st.markdown(
 
 tab_pretrain, tab_distill, tab_prune, tab_ensemble = st.tabs(
     ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles"])
-
-
-def latest(events: list[dict], kind: str) -> dict | None:
-    return next((e for e in reversed(events) if e.get("type") == kind), None)
-
-
-def start(key: str, kind: str, work) -> None:
-    """Submit `work` as this session's job and remember it under `key`; explain a refusal."""
-    try:
-        st.session_state[key] = submit_job(kind, work).id
-    except UserError as err:
-        st.error(str(err))
-
-
-def job_panel(key: str, live, finished) -> None:
-    """Progress, cancel and live view of the job under `key`; `finished(job)` once it is done."""
-    job = JOBS.get(st.session_state.get(key))
-    if job is None:
-        return
-    events = list(job.events)
-    if not job.done:
-        eta = job.eta_seconds()
-        st.progress(job.progress, text=(job.message or "Working…") + (f" · about {eta:.0f} s left" if eta else ""))
-        if st.button("⏹ Cancel", key=f"{key}_cancel"):
-            job.cancel()
-            st.caption("Cancelling after the current step…")
-        live(events)
-        return
-    if st.session_state.get(f"{key}_shown") != job.id:
-        st.session_state[f"{key}_shown"] = job.id
-        st.rerun()  # the whole page: the sidebar lists new models and the fragment stops polling
-    if job.status == "cancelled":
-        st.warning(job.message)
-    elif job.status == "failed":
-        st.error(job.error)
-    else:
-        finished(job)
-
-
-def running(key: str) -> bool:
-    job = JOBS.get(st.session_state.get(key))
-    return job is not None and not job.done
 
 
 classifiers = list_classifiers(my_runs_dir())
@@ -114,9 +73,10 @@ with tab_pretrain:
                     st.session_state.setdefault("pt_default_name", f"scratch-bert-{uuid4().hex[:4]}"))
     spec = ScratchSpec(layers=layers, hidden=hidden, heads=heads, steps=int(steps), batch_size=batch,
                        max_length=max_len, lr=lr, max_documents=int(docs))
-    st.caption(f"About {(30522 * hidden + layers * 12 * hidden * hidden) / 1e6:.1f}M parameters, most of them the "
-               "30,522-word embedding table (the vocabulary is the embedded model's WordPiece).")
-    if st.button("▶ Start pretraining", type="primary", key="pt_start", disabled=running("lab_pretrain_job")):
+    vocab = vocabulary_size()
+    st.caption(f"About {spec.approx_parameters(vocab) / 1e6:.1f}M parameters, most of them the "
+               f"{vocab:,}-word embedding table (the vocabulary is the embedded model's WordPiece).")
+    if st.button("▶ Start pretraining", type="primary", key="pt_start", disabled=job_running("lab_pretrain_job")):
         try:
             spec.validate()
             out_dir = new_model_dir(name)
@@ -125,7 +85,7 @@ with tab_pretrain:
                     raise UserError("Upload a .txt file first, or use the built-in text.")
                 spec.corpus = save_upload(upload.getvalue())
             lines = samples.splitlines()
-            start("lab_pretrain_job", "pretrain", lambda job: pretrain(spec, job, lines, out_dir))
+            start_job("lab_pretrain_job", "pretrain", lambda job: pretrain(spec, job, lines, out_dir))
         except UserError as err:
             st.error(str(err))
 
@@ -159,14 +119,14 @@ with tab_pretrain:
         held = result["held_out"]
         c = st.columns(4)
         c[0].metric("MLM loss", f"{result['last']['mlm_loss']:.2f}", f"{result['last']['mlm_loss'] - result['first']['mlm_loss']:+.2f}",
-                    delta_color="inverse", help="Training batch, last step vs first. ln(30,522) = 10.3 is a uniform guess.")
+                    delta_color="inverse", help=f"Training batch, last step vs first. ln({vocabulary_size():,}) = {math.log(vocabulary_size()):.1f} is a uniform guess.")
         if held:
             c[1].metric("Held-out MLM accuracy", f"{held['mlm_acc']:.1%}")
             c[2].metric("Held-out NSP accuracy", f"{held['nsp_acc']:.1%}", help="50% is a coin toss.")
         c[3].metric("Training time", f"{result['train_s']:.0f} s")
         pretrain_live(events)
 
-    @st.fragment(run_every=1 if running("lab_pretrain_job") else None)
+    @st.fragment(run_every=1 if job_running("lab_pretrain_job") else None)
     def pretrain_panel():
         job_panel("lab_pretrain_job", pretrain_live, pretrain_done)
 
@@ -215,7 +175,7 @@ with tab_distill:
     kd_name = name_box("Save the student as", "kd_name",
                        st.session_state.setdefault("kd_default_name", f"student-{uuid4().hex[:4]}"),
                        disabled=not save_student)
-    if st.button("▶ Distil", type="primary", key="kd_start", disabled=running("lab_distill_job") or teacher_layers < 2):
+    if st.button("▶ Distil", type="primary", key="kd_start", disabled=job_running("lab_distill_job") or teacher_layers < 2):
         try:
             config = DistillConfig(student_layers=k, layer_choice=layer_choice, temperature=temperature, alpha=alpha,
                                    epochs=epochs, lr=kd_lr)
@@ -224,26 +184,10 @@ with tab_distill:
 
             teacher_dir = my_runs_dir() / f"teacher-minilm-{uuid4().hex[:6]}"
 
-            def distil_work(job, choice=teacher_choice, teacher_dir=teacher_dir):
-                from core.training.distill import SubProgress
-                from core.training.finetune import TrainConfig, finetune
+            def distil_work(job, choice=None if teacher_choice == FINETUNE_FIRST else teacher_choice):
+                return distill_builtin(choice, config, job, baseline, out_dir, teacher_dir)
 
-                train = builtin_sentiment("train")
-                validation = builtin_sentiment("validation", train.label_names)
-                test = builtin_sentiment("test", train.label_names)
-                if choice == FINETUNE_FIRST:
-                    job.report(0.0, "Fine-tuning the teacher (embedded MiniLM)…")
-                    result = finetune("embedded", train, validation, TrainConfig(epochs=2, batch_size=16),
-                                      SubProgress(job, 0, 0.4), teacher_dir)
-                    tokenizer, teacher = result.tokenizer, result.model
-                    name, rest = f"teacher ({result.out_dir.name})", SubProgress(job, 0.4, 1)
-                else:
-                    job.report(0.0, "Loading the teacher…")
-                    tokenizer, teacher = load_teacher(choice)
-                    name, rest = f"teacher ({choice.rsplit('/', 1)[-1]})", job
-                return distill(teacher, tokenizer, train, validation, test, config, rest, baseline, out_dir, name)
-
-            start("lab_distill_job", "distill", distil_work)
+            start_job("lab_distill_job", "distill", distil_work)
         except UserError as err:
             st.error(str(err))
 
@@ -276,7 +220,7 @@ with tab_distill:
             st.success(f"Student saved as **{result['out'].rsplit('/', 1)[-1]}**: prune it or add it to an "
                        "ensemble in the next tabs.")
 
-    @st.fragment(run_every=1 if running("lab_distill_job") else None)
+    @st.fragment(run_every=1 if job_running("lab_distill_job") else None)
     def distill_panel():
         job_panel("lab_distill_job", distill_live, distill_done)
 
@@ -305,38 +249,21 @@ with tab_prune:
         sparsities = st.multiselect("Sparsities", [0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95],
                                     [0.0, 0.3, 0.5, 0.7, 0.9], key="pr_levels", disabled=not do_sparsity,
                                     format_func=lambda v: f"{v:.0%}")
-        if st.button("▶ Run the pruning sweep", type="primary", key="pr_start", disabled=running("lab_prune_job")):
+        if st.button("▶ Run the pruning sweep", type="primary", key="pr_start", disabled=job_running("lab_prune_job")):
             try:
                 if not do_heads and not (do_sparsity and sparsities):
                     raise UserError("Choose head pruning, magnitude pruning, or both.")
 
-                def prune_work(job, choice=model_choice, levels=sorted(sparsities)):
-                    from core.training.distill import SubProgress
-                    from core.training.pruning import default_counts, head_curve, head_importance, sparsity_curve
+                def prune_work(job, choice=model_choice, levels=tuple(sparsities if do_sparsity else ())):
+                    from core.training.pruning import sweep
 
                     tokenizer, model = load_teacher(choice)
                     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-                    test = builtin_sentiment("test", names)
-                    out: dict = {}
-                    parts = [p for p, on in (("heads", do_heads), ("sparsity", do_sparsity and levels)) if on]
-                    share = 1 / len(parts)
-                    if do_heads:
-                        importance = head_importance(model, tokenizer, builtin_sentiment("validation", names),
-                                                     reporter=SubProgress(job, 0, 0.1 * share))
-                        out["importance"] = importance.tolist()
-                        counts = default_counts(importance, points)
-                        end = 0.55 if control else 1.0
-                        out["heads"] = head_curve(model, tokenizer, importance, test, counts,
-                                                  reporter=SubProgress(job, 0.1 * share, end * share))
-                        if control:
-                            out["heads_random"] = head_curve(model, tokenizer, importance, test, counts, random_seed=0,
-                                                             reporter=SubProgress(job, end * share, share))
-                    if "sparsity" in parts:
-                        begin = 1 - share
-                        out["sparsity"] = sparsity_curve(model, tokenizer, test, levels, reporter=SubProgress(job, begin, 1))
-                    return out
+                    scoring = builtin_sentiment("validation", names) if do_heads else None
+                    return sweep(model, tokenizer, scoring, builtin_sentiment("test", names), points, list(levels),
+                                 0 if control else None, reporter=job)
 
-                start("lab_prune_job", "prune", prune_work)
+                start_job("lab_prune_job", "prune", prune_work)
             except UserError as err:
                 st.error(str(err))
 
@@ -364,7 +291,7 @@ with tab_prune:
             st.caption("Zeroed weights are still stored and multiplied: size on disk and speed only improve with "
                        "sparse storage and sparse kernels. Removing whole heads changes the shapes, so it does speed up.")
 
-    @st.fragment(run_every=1 if running("lab_prune_job") else None)
+    @st.fragment(run_every=1 if job_running("lab_prune_job") else None)
     def prune_panel():
         job_panel("lab_prune_job", prune_live, prune_done)
 
@@ -381,18 +308,18 @@ with tab_ensemble:
                             format_func=classifier_label, key="en_members")
     c = st.columns(2)
     if c[0].button("▶ Evaluate the ensemble", type="primary", key="en_start",
-                   disabled=running("lab_ensemble_job") or len(picked) < 2):
+                   disabled=job_running("lab_ensemble_job") or len(picked) < 2):
         def ensemble_work(job, folders=tuple(picked)):
             labels = by_choice[folders[0]]["labels"]
             test = builtin_sentiment("test", labels)
             probs = evaluate_members(list(folders), test, reporter=job)
             return report(probs, test.labels)
 
-        start("lab_ensemble_job", "ensemble", ensemble_work)
+        start_job("lab_ensemble_job", "ensemble", ensemble_work)
     if len(picked) < 2:
         st.caption("Pick at least two members.")
     if c[1].button("Train 3 small members (2 layers of MiniLM, 3 seeds)", key="en_train",
-                   disabled=running("lab_ensemble_job"),
+                   disabled=job_running("lab_ensemble_job"),
                    help="Saved as member-0, -1, -2 (replacing your earlier ones); a few minutes on a CPU."):
         def members_work(job, out_root=my_runs_dir()):
             train = builtin_sentiment("train")
@@ -400,10 +327,7 @@ with tab_ensemble:
                                     out_root=out_root)
             return {"trained": members}
 
-        start("lab_ensemble_job", "ensemble", members_work)
-
-    def ensemble_live(events: list[dict]) -> None:
-        pass
+        start_job("lab_ensemble_job", "ensemble", members_work)
 
     def ensemble_done(job) -> None:
         result = job.result
@@ -428,8 +352,8 @@ with tab_ensemble:
         st.caption(f"Compared with the best member, averaging fixed {result['mean']['fixed']} test texts and broke "
                    f"{result['mean']['broken']}; voting fixed {result['vote']['fixed']} and broke {result['vote']['broken']}.")
 
-    @st.fragment(run_every=1 if running("lab_ensemble_job") else None)
+    @st.fragment(run_every=1 if job_running("lab_ensemble_job") else None)
     def ensemble_panel():
-        job_panel("lab_ensemble_job", ensemble_live, ensemble_done)
+        job_panel("lab_ensemble_job", finished=ensemble_done)
 
     ensemble_panel()

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.offline import nltk_data
-from core.augment.techniques import (MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, change_summary,
-                          contextual_augment, diff, diff_html, list_techniques, parse_recipe,
-                          unavailable_reason, word_vocabulary)
+from core.augment.techniques import MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, list_techniques, parse_recipe, unavailable_reason
+from core.augment.diff import change_summary, diff, diff_html
+from core.augment.contextual import contextual_augment, word_vocabulary
 from core.augment.dataset import augment_csv, augment_dataset, builtin_dataset
 from core.cli import main
 from core.inputs.csv_input import read_text_csv

@@ -12,7 +12,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 
 from browser import PAGES, ROOT, offline_page, running_app, wait_for_app
 

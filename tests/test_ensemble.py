@@ -65,3 +65,26 @@ def test_members_train_differently_and_combine(tmp_path, monkeypatch, one_thread
     assert set(probs) == {"member-0", "member-1"} and probs["member-0"].shape == (len(data), 2)
     assert report(probs, data.labels)["members"][0]["model"] == "member-0"
 
+
+
+def test_a_members_record_counts_optimizer_steps_not_evaluations(tmp_path, monkeypatch, one_thread):
+    """training.json's `steps` is what the loop did: ceil(rows / batch) per epoch (the saved record
+    once counted every history event, evaluations too)."""
+    import json
+    import math
+
+    from conftest import tiny_choice
+    from test_distill import toy_sentiment
+
+    from core.training.distill import DistillConfig
+    from core.training.ensemble import train_members
+
+    dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", dirs)
+    data = toy_sentiment()
+    train_members(data, data, n=1, layers=1, epochs=2, out_root=tmp_path, base=tiny_choice("bert"))
+    meta = json.loads((tmp_path / "member-0" / "training.json").read_text())
+    per_epoch = math.ceil(len(data) / DistillConfig().batch_size)
+    assert meta["steps"] == 2 * per_epoch
+    assert sum(e["type"] == "eval" for e in meta["history"]) == 2
+    assert meta["best_step"] in (per_epoch, 2 * per_epoch)  # a step number, not an epoch number

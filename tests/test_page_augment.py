@@ -7,7 +7,8 @@ import pytest
 from conftest import ROOT, tiny_choice
 from streamlit.testing.v1 import AppTest
 
-from core.augment.techniques import augment_sentence, diff_html
+from core.augment.techniques import augment_sentence
+from core.augment.diff import diff_html
 
 
 def page(choice: str | None = None) -> AppTest:

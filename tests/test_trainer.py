@@ -15,8 +15,10 @@ import torch
 from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
 from core.jobs import JobCancelled, JobManager
-from core.training.finetune import (SilentReporter, TrainConfig, choose_precision, classify, finetune, load_base_classifier,
-                          load_classifier, plan_batches, train_classifier)
+from core.progress import SilentReporter
+from core.training.finetune import TrainConfig, finetune, train_classifier
+from core.models.classifiers import classify, load_base_classifier, load_classifier
+from core.training.kit import choose_precision, plan_batches
 
 ROOT = Path(__file__).resolve().parent.parent
 POS = ["i loved this film , it was wonderful .", "the film was wonderful .", "i loved the film .",

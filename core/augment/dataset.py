@@ -13,8 +13,10 @@ from typing import Callable
 
 import pandas as pd
 
-from core.augment.techniques import DEFAULT_STRENGTH, Recipe, augment_texts, parse_recipe
+from core.augment.techniques import Recipe, augment_texts, parse_recipe
+from core.augment.contextual import DEFAULT_STRENGTH
 from core.inputs.csv_input import read_text_csv
+from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
 
 MAX_ROWS = 5_000  # rows in; with N up to 20 that is up to 100,000 rows out
@@ -81,6 +83,15 @@ def augment_dataset(frame: pd.DataFrame, text_column: str, label_column: str | N
     keep = ~candidate.isin(seen) & ~candidate.duplicated()
     out = pd.concat([originals, new[keep]], ignore_index=True)
     return AugmentedDataset(out, len(frame), len(chosen), len(new), int((~keep).sum()))
+
+
+def augment_labelled(data: LabelledTexts, recipe: Recipe | str, n: int = 1, strength: float = DEFAULT_STRENGTH,
+                     seed: int = 0, loaded=None, progress: Callable[[int, int], None] | None = None) -> LabelledTexts:
+    """`data` plus `n` augmented copies of every row, labels kept and duplicates dropped as above
+    (the fine-tuning page's optional step: only training rows are ever passed in)."""
+    frame = pd.DataFrame({"text": data.texts, "label": data.labels})
+    out = augment_dataset(frame, "text", "label", recipe, n, strength, seed, loaded, False, progress).frame
+    return LabelledTexts(out["text"].tolist(), out["label"].astype(int).tolist(), data.label_names, data.name)
 
 
 def augment_csv(data: bytes | str | Path, text_column: str, label_column: str | None, recipe: str,

@@ -1,17 +1,13 @@
-"""Text augmentation: nlpaug's techniques, a batched BERT augmenter on the selected model, and diffs.
+"""Text augmentation: nlpaug's techniques, and the recipes that chain them (BERT's own augmenter is
+in `core.augment.contextual`, the diffs in `core.augment.diff`).
 
 Every technique has a name (the CLI's `--method`), a one-line lesson on when it helps or hurts,
 and a reason when it cannot run here (no network, no NLTK data, no MLM head). Recipes join names
 with "+" into nlpaug's Sequential flow ("keyboard+synonym"); "sometimes:" in front makes it
 nlpaug's Sometimes flow, where each step runs only half the time.
-
-nlpaug's own ContextualWordEmbsAug runs one sentence (and one word) at a time; `contextual_augment`
-masks words in many sentences at once and reads them all back in one forward pass per batch.
 """
 from __future__ import annotations
 
-import difflib
-import html
 import random
 import re
 import threading
@@ -20,16 +16,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
+from core.augment.contextual import DEFAULT_STRENGTH, contextual_augment, seed_for
+from core.augment.diff import word_count
 from core.errors import UserError
-from core.explain.masked import mask_logits
 
 MAX_WORDS = 1000
 MAX_N = 20
 SOMETIMES = "sometimes:"
-_WORD = re.compile(r"[^\W\d_]+")  # letters only: what the contextual augmenter may replace
-_PIECE = re.compile(r"\s+|[^\W\d_]+|\d+|[^\w\s]|_")  # whitespace, words, numbers, punctuation
 _NLPAUG_TOKEN = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]")  # keeps "didn't" and "well-known" whole
 
 
@@ -95,7 +89,6 @@ TECHNIQUES = {t.name: t for t in [
               "not used (whole sentence)", needs="network"),
 ]}
 CONTEXTUAL = ("contextual-substitute", "contextual-insert")
-DEFAULT_STRENGTH = 0.2
 
 
 # ---------------------------------------------------------------------------------- availability
@@ -238,11 +231,6 @@ def build_flow(recipe: Recipe, strength: float):
 _GLOBAL_RNG = threading.Lock()  # nlpaug draws from the global `random` and `np.random`
 
 
-def _seed_for(seed: int, row: int, variation: int) -> int:
-    """One seed per (run seed, row, variation): the same output whatever the batch or thread."""
-    return int(np.random.SeedSequence([seed, row, variation]).generate_state(1)[0])
-
-
 def _run_seeded(aug, text: str, seed: int) -> str:
     with _GLOBAL_RNG:
         saved = random.getstate(), np.random.get_state()
@@ -254,10 +242,6 @@ def _run_seeded(aug, text: str, seed: int) -> str:
             random.setstate(saved[0])
             np.random.set_state(saved[1])
     return out[0] if out else text
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
 
 
 def check_text(text: str, recipe: Recipe) -> str:
@@ -307,7 +291,7 @@ def augment_texts(texts: list[str], recipe: Recipe | str, n: int = 1, strength: 
         raise UserError(f"Could not load the translation models: {str(err).splitlines()[0]}") from err
     results = []
     for r, text in enumerate(texts):
-        results.append([_run_seeded(aug, text, _seed_for(seed, first_row + r, v)) for v in range(n)])
+        results.append([_run_seeded(aug, text, seed_for(seed, first_row + r, v)) for v in range(n)])
         if progress:
             progress(r + 1, len(texts))
     return results
@@ -315,213 +299,8 @@ def augment_texts(texts: list[str], recipe: Recipe | str, n: int = 1, strength: 
 
 # -------------------------------------------------------------------- batched contextual (BERT)
 
-_word_vocab_cache: dict[int, tuple[torch.Tensor, list[str]]] = {}
-
-
-def word_vocabulary(loaded) -> tuple[torch.Tensor, list[str]]:
-    """(mask over the model's vocabulary, word per id): which predictions are whole real words.
-
-    Special tokens, [UNK], WordPiece continuations (##ing), BPE/SentencePiece pieces that do not
-    start a word, punctuation and numbers are all excluded.
-    """
-    key = id(loaded.tokenizer)
-    if key not in _word_vocab_cache:
-        tok = loaded.tokenizer
-        size = loaded.config.vocab_size
-        tokens = tok.convert_ids_to_tokens(list(range(min(size, len(tok)))))
-        marker = {"roberta": "Ġ", "albert": "▁"}.get(loaded.model_type)
-        special = set(tok.all_special_tokens)
-        allowed = torch.zeros(size, dtype=torch.bool)
-        words = [""] * size
-        for i, t in enumerate(tokens):
-            if t is None or t in special:
-                continue
-            if marker:
-                if not t.startswith(marker):
-                    continue
-                t = t[len(marker):]
-            if len(t) > 1 and t.isalpha():
-                allowed[i], words[i] = True, t
-        _word_vocab_cache[key] = (allowed, words)
-    return _word_vocab_cache[key]
-
-
-def _match_case(word: str, original: str) -> str:
-    if original.isupper() and len(original) > 1:
-        return word.upper()
-    if original[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
-
-
-@dataclass
-class _Item:
-    """One variation of one text, its mask slots, and its own random generator."""
-
-    pieces: list[str]
-    slots: list[int]  # indices in `pieces` that hold a mask
-    originals: list[str]  # the word each slot replaced ("" for an insertion)
-    rng: np.random.Generator
-
-
-def _plan(text: str, action: str, strength: float, rng: np.random.Generator, mask: str) -> _Item:
-    """Choose which words to mask (substitute) or where to add a mask (insert)."""
-    pieces = _PIECE.findall(text)
-    word_idx = [i for i, p in enumerate(pieces) if _WORD.fullmatch(p)]
-    if not word_idx:
-        return _Item(pieces, [], [], rng)
-    k = min(len(word_idx), max(1, int(np.ceil(strength * len(word_idx)))))
-    chosen = sorted(rng.choice(word_idx, size=k, replace=False).tolist())
-    if action == "substitute":
-        originals = [pieces[i] for i in chosen]
-        for i in chosen:
-            pieces[i] = mask
-        return _Item(pieces, chosen, originals, rng)
-    slots = []
-    for shift, i in enumerate(chosen):  # insert " [MASK]" after each chosen word
-        at = i + 1 + 2 * shift
-        pieces[at:at] = [" ", mask]
-        slots.append(at + 1)
-    return _Item(pieces, slots, [""] * len(slots), rng)
-
-
-def contextual_augment(loaded, texts: list[str], action: str = "substitute", n: int = 1,
-                       strength: float = DEFAULT_STRENGTH, seed: int = 0, top_k: int = 10,
-                       batch_size: int = 32, progress: Callable[[int, int], None] | None = None,
-                       first_row: int = 0) -> list[list[str]]:
-    """BERT-style augmentation, batched: mask ~`strength` of the words and sample replacements.
-
-    All masks of a sentence are predicted in one forward pass, as in BERT's pretraining (15% of
-    tokens masked at once). Each mask is filled by sampling from the top-`top_k` whole words the
-    MLM head proposes (never the original word, a special token or a subword piece). Masks that
-    fall beyond the model's maximum length are put back as they were.
-    """
-    if action not in ("substitute", "insert"):
-        raise ValueError(action)
-    tok = loaded.tokenizer
-    allowed, words = word_vocabulary(loaded)
-    allowed = allowed.to(loaded.device)
-    items = [_plan(text, action, strength, np.random.default_rng(_seed_for(seed, first_row + r, v)),
-                   tok.mask_token)
-             for r, text in enumerate(texts) for v in range(n)]
-    order = sorted(range(len(items)), key=lambda i: len(items[i].pieces))
-    done = 0
-    for start in range(0, len(order), batch_size):
-        batch = [items[i] for i in order[start:start + batch_size] if items[i].slots]
-        if batch:
-            _fill(loaded, batch, allowed, words, top_k)
-        done += len(order[start:start + batch_size])
-        if progress:
-            progress(done // n, len(texts))
-    outputs = ["".join(item.pieces) for item in items]
-    return [outputs[r * n:(r + 1) * n] for r in range(len(texts))]
-
-
-@torch.no_grad()
-def _fill(loaded, batch: list[_Item], allowed, words, top_k: int) -> None:
-    tok = loaded.tokenizer
-    enc = tok(["".join(it.pieces) for it in batch], padding=True, truncation=True,
-              max_length=loaded.max_length, return_tensors="pt")
-    inputs = {k: enc[k].to(loaded.device) for k in ("input_ids", "attention_mask")}
-    rows, cols = (inputs["input_ids"] == tok.mask_token_id).nonzero(as_tuple=True)
-    logits = mask_logits(loaded, inputs, rows, cols)
-    logits = logits.masked_fill(~allowed[: logits.shape[-1]], float("-inf"))
-    row_list = rows.tolist()
-    for b, item in enumerate(batch):
-        found = [j for j, r in enumerate(row_list) if r == b]
-        # A slot's place among all masks in the text (a user may have typed a mask token too).
-        ordinals = ["".join(item.pieces[:slot]).count(tok.mask_token) for slot in item.slots]
-        for slot_no, slot, original in zip(ordinals, item.slots, item.originals):
-            if slot_no >= len(found):  # cut off by truncation: leave the text as it was
-                _restore(item, slot, original)
-                continue
-            scores = logits[found[slot_no]].clone()
-            if original:
-                for tid in tok.convert_tokens_to_ids(_spellings(original, loaded.model_type)):
-                    if tid is not None and 0 <= tid < scores.shape[0] and tid != tok.unk_token_id:
-                        scores[tid] = float("-inf")
-            top = torch.topk(scores, min(top_k, scores.shape[0]))
-            ok = torch.isfinite(top.values)
-            probs = torch.softmax(top.values[ok], dim=0).cpu().numpy().astype(np.float64)
-            if probs.size == 0:  # a vocabulary with no whole words to offer
-                _restore(item, slot, original)
-                continue
-            pick = int(top.indices[ok][item.rng.choice(len(probs), p=probs / probs.sum())])
-            item.pieces[slot] = _match_case(words[pick], original) if original else words[pick]
-
-
-def _restore(item: _Item, slot: int, original: str) -> None:
-    """Undo one mask: put the word back (substitute) or drop the mask and its space (insert)."""
-    item.pieces[slot] = original
-    if not original:
-        item.pieces[slot - 1] = ""
-
-
-def _spellings(word: str, model_type: str) -> list[str]:
-    """The vocabulary entries that would spell `word` again (so substitution always changes it)."""
-    marker = {"roberta": "Ġ", "albert": "▁"}.get(model_type, "")
-    forms = {word, word.lower(), word.capitalize()}
-    return [marker + f for f in forms]
-
 
 # ------------------------------------------------------------------------------------------ diff
-
-_DIFF_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
-
-
-def diff(original: str, augmented: str) -> list[tuple[str, str]]:
-    """(op, text) segments turning `original` into `augmented`: op is 'equal', 'delete' or 'insert'.
-
-    Words are compared first; a changed word that still looks like the old one (a typo) is
-    compared letter by letter, so only the letters that changed are marked.
-    """
-    a, b = _DIFF_TOKEN.findall(original), _DIFF_TOKEN.findall(augmented)
-    out: list[tuple[str, str]] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        old, new = "".join(a[i1:i2]), "".join(b[j1:j2])
-        if op == "equal":
-            out.append(("equal", old))
-        elif op == "replace" and difflib.SequenceMatcher(None, old, new).ratio() >= 0.5:
-            for cop, c1, c2, d1, d2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-                if cop == "equal":
-                    out.append(("equal", old[c1:c2]))
-                else:
-                    out += [("delete", old[c1:c2])] if c2 > c1 else []
-                    out += [("insert", new[d1:d2])] if d2 > d1 else []
-        else:
-            out += [("delete", old)] if old else []
-            out += [("insert", new)] if new else []
-    merged: list[tuple[str, str]] = []
-    for op, text in out:  # "I " + "l" -> "I l": one segment per run
-        if merged and merged[-1][0] == op:
-            merged[-1] = (op, merged[-1][1] + text)
-        else:
-            merged.append((op, text))
-    return merged
-
-
-def diff_html(original: str, augmented: str) -> str:
-    """The diff as HTML: removed text struck through in red, new text in green. User text is escaped."""
-    style = {"delete": "<del style='background:#fdd;color:#a00'>{}</del>",
-             "insert": "<ins style='background:#dfd;color:#060;text-decoration:none;font-weight:600'>{}</ins>",
-             "equal": "{}"}
-    return "".join(style[op].format(html.escape(text)) for op, text in diff(original, augmented))
-
-
-def words_changed(original: str, augmented: str) -> int:
-    """How many words (space-separated) were replaced, added or removed."""
-    a, b = original.split(), augmented.split()
-    return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in
-               difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op != "equal")
-
-
-def change_summary(original: str, augmented: str) -> str:
-    """'3 words changed · 14 -> 14 words': how much the technique really did."""
-    if augmented == original:
-        return "unchanged"
-    changed = words_changed(original, augmented)
-    return (f"{changed} word{'s' if changed != 1 else ''} changed · "
-            f"{word_count(original)} -> {word_count(augmented)} words")
 
 
 def augment_sentence(text: str, recipe: Recipe | str, n: int = 3, strength: float = DEFAULT_STRENGTH,

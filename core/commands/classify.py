@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.training.finetune import classify, load_classifier
+    from core.models.classifiers import classify, load_classifier
 
     folder = args.model.removeprefix("local:")
     label, scores, notice = classify(load_classifier(folder), args.text)

@@ -9,7 +9,7 @@ probabilities plus the gold labels; the same student trained on labels alone is 
 """
 from __future__ import annotations
 
-import sys
+from core.progress import StderrReporter
 
 
 def register(sub) -> None:
@@ -60,27 +60,15 @@ def load_data(args, label_names=None):
     return train, validation, test
 
 
-class StderrReporter:
-    """Progress on stderr (stdout is for the result): messages that are not per-step."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    def report(self, progress=None, message=None, **event) -> None:
-        if self.enabled and message and event.get("type") != "step":
-            print(message, file=sys.stderr, flush=True)
-
-    def check_cancelled(self) -> None:
-        pass
 
 
 def run(args) -> int:
-    from transformers.utils import logging as hf_logging
+    from core.models.loading import quiet_transformers
 
-    from core.training.distill import DistillConfig, distill, load_teacher, to_json
+    from core.training.distill import DistillConfig, distill, to_json
+    from core.models.classifiers import load_teacher
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
 
     tokenizer, teacher = load_teacher(args.teacher)
     label_names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
+
+from core.progress import StderrReporter
 
 
 def register(sub) -> None:
@@ -58,22 +59,6 @@ def load_data(args):
     return train, evaluation
 
 
-class StderrReporter:
-    """Progress lines on stderr (stdout stays for the result): every eval and ~10 step lines."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.every = 1
-
-    def report(self, progress=None, message=None, **event) -> None:
-        kind = event.get("type")
-        if kind == "start":
-            self.every = max(1, event["steps"] // 10)
-        if self.enabled and message and (kind != "step" or event["step"] % self.every == 0):
-            print(message, file=sys.stderr, flush=True)
-
-    def check_cancelled(self) -> None:
-        pass
 
 
 def default_out(model: str, train: str):
@@ -88,7 +73,8 @@ def default_out(model: str, train: str):
 def run(args) -> int:
     import torch
 
-    from core.training.finetune import TrainConfig, finetune, sensible_threads
+    from core.training.finetune import TrainConfig, finetune
+    from core.training.kit import sensible_threads
 
     torch.set_num_threads(sensible_threads())
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,

@@ -53,14 +53,13 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import torch
-    from transformers.utils import logging as hf_logging
+    from core.models.loading import quiet_transformers
 
     from core.training import pretraining as P
     from core.inputs.corpus import load_sources, split_documents
     from core.models.embedded import ASSET_DIR, load_embedded
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     cfg = P.PretrainConfig(
         mode=args.mode, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
         max_length=args.max_length, short_seq_prob=args.short_seq_prob, lr=args.lr,

@@ -8,7 +8,8 @@ then reports accuracy, size and single-text latency (and speed-up against the un
 """
 from __future__ import annotations
 
-from core.commands.distill import StderrReporter, add_data_arguments
+from core.commands.distill import add_data_arguments
+from core.progress import StderrReporter
 
 
 def _numbers(text: str, kind, name: str) -> list:
@@ -39,42 +40,32 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
-    from transformers.utils import logging as hf_logging
+    from core.models.loading import quiet_transformers
 
     from core.commands.distill import load_data
     from core.inputs.datasets import BUILTIN, builtin_sentiment, read_labelled_csv
-    from core.training.distill import load_teacher
+    from core.models.classifiers import load_teacher
     from core.errors import UserError
-    from core.training.pruning import default_counts, head_curve, head_importance, sparsity_curve
+    from core.training.pruning import sweep
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
 
     if not args.heads and not args.sparsity:
         raise UserError("Say what to prune: --heads 0,4,8 and/or --sparsity 0,0.5,0.9.")
-    reporter = StderrReporter(not args.quiet)
     tokenizer, model = load_teacher(args.model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     _, _, test = load_data(args, names)
-    result: dict = {"model": args.model}
+    scoring = None
     if args.heads:
         if args.score_on:
             scoring = read_labelled_csv(args.score_on, args.text_column, args.label_column, names, name=f"'{args.score_on}'")
-        elif args.eval == BUILTIN:
-            scoring = builtin_sentiment("validation", names)
         else:
-            scoring = test
-        reporter.report(message=f"Scoring heads on {len(scoring)} texts…")
-        importance = head_importance(model, tokenizer, scoring, args.max_length)
-        counts = default_counts(importance) if args.heads == "auto" else _numbers(args.heads, int, "--heads")
-        result["importance"] = [[round(float(v), 4) for v in row] for row in importance]
-        result["heads"] = head_curve(model, tokenizer, importance, test, counts, args.max_length, reporter=reporter)
-        if args.random:
-            result["heads_random"] = head_curve(model, tokenizer, importance, test, counts, args.max_length,
-                                                random_seed=args.seed, reporter=reporter)
-    if args.sparsity:
-        result["sparsity"] = sparsity_curve(model, tokenizer, test, _numbers(args.sparsity, float, "--sparsity"),
-                                            args.max_length, reporter=reporter)
+            scoring = builtin_sentiment("validation", names) if args.eval == BUILTIN else test
+    counts = None if args.heads in (None, "auto") else _numbers(args.heads, int, "--heads")
+    sparsities = _numbers(args.sparsity, float, "--sparsity") if args.sparsity else []
+    result = {"model": args.model, **sweep(model, tokenizer, scoring, test, counts, sparsities,
+                                           args.seed if args.random else None, args.max_length,
+                                           StderrReporter(not args.quiet))}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

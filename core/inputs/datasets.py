@@ -38,6 +38,17 @@ class LabelledTexts:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def subset(self, rows, suffix: str = "") -> LabelledTexts:
+        """These rows (indices), in the order given."""
+        return LabelledTexts([self.texts[i] for i in rows], [self.labels[i] for i in rows], self.label_names,
+                             f"{self.name} ({suffix})" if suffix else self.name)
+
+    def sample(self, n: int, seed: int = 0) -> LabelledTexts:
+        """`n` random rows (all when there are fewer), kept in their original order."""
+        if n >= len(self):
+            return self
+        return self.subset(sorted(np.random.default_rng(seed).choice(len(self), int(n), replace=False).tolist()))
+
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(np.asarray(self.labels, dtype=int), minlength=len(self.label_names))
         return dict(zip(self.label_names, counts.tolist()))
@@ -107,9 +118,7 @@ def split_validation(data: LabelledTexts, fraction: float = 0.2, seed: int = 0) 
     stratify = data.labels if counts[counts > 0].min() >= 2 else None
     idx_train, idx_val = train_test_split(np.arange(len(data)), test_size=n_val, random_state=seed,
                                           stratify=stratify)
-    pick = lambda idx, suffix: LabelledTexts([data.texts[i] for i in idx], [data.labels[i] for i in idx],  # noqa: E731
-                                             data.label_names, f"{data.name} ({suffix})")
-    return pick(sorted(idx_train), "train"), pick(sorted(idx_val), "validation")
+    return data.subset(sorted(idx_train), "train"), data.subset(sorted(idx_val), "validation")
 
 
 def builtin_sentiment(split: str, label_names: list[str] | None = None) -> LabelledTexts:

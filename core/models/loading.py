@@ -84,6 +84,13 @@ def is_offline() -> bool:
         return True
 
 
+def max_length_of(config) -> int:
+    """The longest input (in tokens) a model with `config` takes, capped at BERT's 512.
+    RoBERTa reserves two positions for its padding offset."""
+    limit = getattr(config, "max_position_embeddings", 512)
+    return min(limit - 2 if config.model_type == "roberta" else limit, 512)
+
+
 @dataclass
 class LoadedModel:
     """A tokenizer and a model in eval mode, plus what the model can do."""
@@ -120,9 +127,7 @@ class LoadedModel:
 
     @property
     def max_length(self) -> int:
-        limit = getattr(self.config, "max_position_embeddings", 512)
-        # RoBERTa reserves two positions for its padding offset.
-        return min(limit - 2 if self.model_type == "roberta" else limit, 512)
+        return max_length_of(self.config)
 
     @torch.no_grad()
     def fingerprint(self) -> str:
@@ -190,68 +195,99 @@ def _head_flags(model, missing_keys) -> tuple[bool, bool, list[str]]:
     return not mlm_missing, has_nsp_module and not nsp_missing, notes
 
 
-def _load_pretrained(path_or_id: str, **hub_kwargs):
-    from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
+@dataclass(frozen=True)
+class Source:
+    """Where the weights behind a model choice are, and whether the hub may be asked for them."""
 
-    config = AutoConfig.from_pretrained(path_or_id, trust_remote_code=False, **hub_kwargs)
-    if config.model_type not in SUPPORTED_TYPES:
-        raise UserError(
-            f"'{path_or_id}' is a {config.model_type} model; this app supports "
-            f"{', '.join(SUPPORTED_TYPES)}."
-        )
-    tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False, **hub_kwargs)
-    model, info = AutoModelForPreTraining.from_pretrained(
-        path_or_id,
-        output_loading_info=True,
-        attn_implementation="eager",  # so that attention probabilities can be returned
-        trust_remote_code=False,
-        use_safetensors=True,
-        **hub_kwargs,
-    )
-    return tokenizer, model, info["missing_keys"]
+    choice: str
+    kind: str  # "embedded" | "local" | "hub"
+    location: str  # a folder, or a hub id
+    local_only: bool
+
+    def hub_kwargs(self) -> dict:
+        return {"local_files_only": self.local_only, "trust_remote_code": False}
 
 
-def load_model(choice: str = EMBEDDED, device: torch.device | None = None) -> LoadedModel:
-    """Load `choice` fresh (uncached). Raises UserError with a message fit for the user."""
-    from transformers.utils import logging as hf_logging
+def resolve(choice: str) -> Source:
+    """The one reading of a model choice, for the shared loader and the classifier loader alike.
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    device = device or pick_device()
+    For "embedded" the location is the pip package's encoder (the loader adds the trained heads).
+    """
     choice = (choice or "").strip()
     if not choice:
         raise UserError("Choose a model: 'embedded' works offline.")
     if choice == EMBEDDED:
+        from core.models.embedded import encoder_path
+
+        return Source(choice, "embedded", str(encoder_path()), True)
+    if (local := resolve_local(choice)) is not None:
+        return Source(choice, "local", str(local), True)
+    if not _HUB_ID.match(choice):
+        raise UserError(f"'{choice}' is not a valid Hugging Face model id (like 'bert-base-uncased').")
+    # Ask once: offline, a hub id then fails at once instead of after the hub client's retries.
+    return Source(choice, "hub", choice, is_offline())
+
+
+def require_supported(source: Source, config) -> None:
+    if config.model_type not in SUPPORTED_TYPES:
+        raise UserError(f"'{source.choice}' is a {config.model_type} model; this app supports "
+                        f"{', '.join(SUPPORTED_TYPES)}.")
+
+
+def load_failed(source: Source, err: Exception) -> UserError:
+    """What to tell the user when transformers could not load `source`."""
+    if source.kind == "hub" and source.local_only:
+        return UserError(f"No internet: the hub model '{source.choice}' can't be downloaded; "
+                         "the embedded model works offline.")
+    return UserError(f"'{source.choice}' could not be loaded: {str(err).splitlines()[0]}")
+
+
+def _load_pretrained(source: Source):
+    from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
+
+    require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()))
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
+    model, info = AutoModelForPreTraining.from_pretrained(
+        source.location,
+        output_loading_info=True,
+        attn_implementation="eager",  # so that attention probabilities can be returned
+        use_safetensors=True,
+        **source.hub_kwargs(),
+    )
+    return tokenizer, model, info["missing_keys"]
+
+
+def quiet_transformers() -> None:
+    """No load reports or download bars in the app's output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def load_model(choice: str = EMBEDDED, device: torch.device | None = None) -> LoadedModel:
+    """Load `choice` fresh (uncached). Raises UserError with a message fit for the user."""
+    quiet_transformers()
+    device = device or pick_device()
+    source = resolve(choice)
+    if source.kind == "embedded":
         from core.models.embedded import load_embedded
 
         tokenizer, model, missing = load_embedded()
-        source = "embedded"
-    elif (local := resolve_local(choice)) is not None:
-        tokenizer, model, missing = _load_pretrained(str(local), local_files_only=True)
-        source = "local"
     else:
-        if not _HUB_ID.match(choice):
-            raise UserError(f"'{choice}' is not a valid Hugging Face model id (like 'bert-base-uncased').")
-        offline = is_offline()  # ask once, so an offline hub id fails at once instead of after retries
         try:
-            tokenizer, model, missing = _load_pretrained(choice, local_files_only=offline)
+            tokenizer, model, missing = _load_pretrained(source)
         except UserError:
             raise
         except (OSError, ValueError) as err:
-            if offline:
-                raise UserError(
-                    f"No internet: the hub model '{choice}' can't be downloaded; "
-                    "the embedded model works offline."
-                ) from err
-            raise UserError(f"'{choice}' could not be loaded from the hub: {str(err).splitlines()[0]}") from err
-        source = "hub"
+            raise load_failed(source, err) from err
     has_mlm, has_nsp, notes = _head_flags(model, missing)
     if not has_mlm:
         notes.append("This model has no trained masked-word (MLM) head.")
     model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return LoadedModel(choice, source, tokenizer, model, has_mlm, has_nsp, device, notes)
+    return LoadedModel(source.choice, source.kind, tokenizer, model, has_mlm, has_nsp, device, notes)
 
 
 class _ModelCache:

@@ -12,7 +12,7 @@ The T^2 keeps the soft term's gradients on the same scale whatever T is. The fai
 same student, same loop, trained alone (alpha = 0): any gap is what the teacher taught.
 
 Progress goes to a *reporter* with `report(progress, message, **event)` and `check_cancelled()`
-(exactly `core.jobs.Job`; `core.training.finetune.SilentReporter` for scripts).
+(exactly `core.jobs.Job`; `core.progress.SilentReporter` for scripts).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import json
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,10 @@ import torch.nn.functional as F
 
 from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
-from core.training.finetune import (EvalResult, SilentReporter, TrainConfig, TrainResult, collate, evaluate,
-                          make_accelerator, model_max_length, plan_batches, save_checkpoint, tokenize)
+from core.progress import Recorded, SilentReporter, SubProgress
+from core.models.loading import max_length_of
+from core.training.kit import TrainResult, save_checkpoint
+from core.training.kit import BestCheckpoint, EvalResult, adamw, collate, linear_schedule, evaluate, make_accelerator, plan_batches, tokenize
 
 LAYER_CHOICES = ("first", "spread")
 
@@ -139,7 +141,7 @@ def logits_of(model, ids: list[list[int]], pad_id: int, batch_size: int = 64) ->
 
 def score(model, tokenizer, data: LabelledTexts, max_length: int = 64) -> EvalResult:
     """Accuracy, macro-F1, confusion and probabilities of a classifier on `data` (core.training.finetune.evaluate)."""
-    max_length = min(max_length, model_max_length(model.config))
+    max_length = min(max_length, max_length_of(model.config))
     ids = tokenize(tokenizer, data.texts, max_length)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     return evaluate(model, ids, data.labels, len(data.label_names), pad, make_accelerator("no"))
@@ -204,17 +206,8 @@ def compare(models: dict, tokenizer, test: LabelledTexts, max_length: int = 64, 
 # Training
 
 
-@dataclass
-class StudentResult:
-    model: torch.nn.Module
-    best: EvalResult
-    best_epoch: int
-    train_s: float
-    history: list[dict] = field(default_factory=list)
-
-
 def train_student(student, tokenizer, train: LabelledTexts, evaluation: LabelledTexts, config: DistillConfig,
-                  teacher_logits: torch.Tensor | None = None, reporter=None, label: str = "student") -> StudentResult:
+                  teacher_logits: torch.Tensor | None = None, reporter=None, label: str = "student") -> TrainResult:
     """Train `student` in place on soft + hard targets; keep the epoch with the best validation accuracy.
 
     `teacher_logits` are the teacher's logits on `train` (computed once: the teacher is frozen and in
@@ -223,9 +216,9 @@ def train_student(student, tokenizer, train: LabelledTexts, evaluation: Labelled
     config.validate()
     if teacher_logits is None and config.alpha > 0:
         raise ValueError("alpha > 0 needs the teacher's logits")
-    reporter = reporter or SilentReporter()
+    reporter = Recorded(reporter or SilentReporter())
     torch.manual_seed(config.seed)
-    max_length = min(config.max_length, model_max_length(student.config))
+    max_length = min(config.max_length, max_length_of(student.config))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = tokenize(tokenizer, train.texts, max_length)
     labels = torch.as_tensor(train.labels)
@@ -234,14 +227,9 @@ def train_student(student, tokenizer, train: LabelledTexts, evaluation: Labelled
     device = next(student.parameters()).device
     steps_per_epoch = math.ceil(len(ids) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=config.lr,
-                                  weight_decay=0.01)
-    warmup = max(1, total // 10)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: s / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-    history: list[dict] = []
-    best, best_state, best_epoch, step = None, None, 0, 0
-    started = time.perf_counter()
+    optimizer = adamw(student, config.lr)
+    scheduler = linear_schedule(optimizer, max(1, total // 10), total)
+    best, step, started = BestCheckpoint("accuracy"), 0, time.perf_counter()
     for epoch in range(config.epochs):
         student.train()
         for batch in plan_batches([len(x) for x in ids], config.batch_size, config.seed + epoch):
@@ -256,52 +244,15 @@ def train_student(student, tokenizer, train: LabelledTexts, evaluation: Labelled
             optimizer.step()
             scheduler.step()
             step += 1
-            event = {"type": "step", "model": label, "step": step, "loss": loss.item(), "soft": soft.item(),
-                     "hard": hard.item()}
-            history.append(event)
-            reporter.report(step / total, f"{label}: step {step}/{total} · loss {loss.item():.3f}", **event)
+            reporter.report(step / total, f"{label}: step {step}/{total} · loss {loss.item():.3f}", type="step",
+                            model=label, step=step, loss=loss.item(), soft=soft.item(), hard=hard.item())
         result = score(student, tokenizer, evaluation, max_length)
-        improved = best is None or result.accuracy > best.accuracy
-        if improved:
-            best, best_epoch = result, epoch + 1
-            best_state = {k: v.detach().clone() for k, v in student.state_dict().items()}
-        event = {"type": "eval", "model": label, "step": step, "epoch": epoch + 1, "accuracy": result.accuracy,
-                 "f1": result.f1, "best": improved}
-        history.append(event)
-        reporter.report(step / total, f"{label}: epoch {epoch + 1} validation accuracy {result.accuracy:.1%}", **event)
-    student.load_state_dict(best_state)
-    student.eval()
-    return StudentResult(student, best, best_epoch, time.perf_counter() - started, history)
-
-
-class SubProgress:
-    """Maps a sub-task's progress 0..1 onto [start, end] of the whole job's progress bar."""
-
-    def __init__(self, reporter, start: float, end: float):
-        self.reporter, self.start, self.end = reporter, start, end
-
-    def report(self, progress=None, message=None, **event):
-        if progress is not None:
-            progress = self.start + (self.end - self.start) * progress
-        self.reporter.report(progress, message, **event)
-
-    def check_cancelled(self):
-        self.reporter.check_cancelled()
-
-
-def load_teacher(folder: Path | str):
-    """(tokenizer, classifier) saved by the fine-tuning page or `python -m core finetune`."""
-    from core.models.loading import resolve_local
-    from core.training.finetune import load_classifier
-
-    raw = str(folder)
-    path = resolve_local(raw if raw.startswith("local:") else f"local:{raw}")
-    architectures = json.loads((path / "config.json").read_text()).get("architectures") or ["?"]
-    if not any(a.endswith("ForSequenceClassification") for a in architectures):
-        raise UserError(f"{path.name} is a {architectures[0]}, not a fine-tuned classifier: fine-tune it first "
-                        "(Fine-tuning page or `python -m core finetune`).")
-    loaded = load_classifier(path)
-    return loaded.tokenizer, loaded.model
+        improved = best.offer(result, student, step)
+        reporter.report(step / total, f"{label}: epoch {epoch + 1} validation accuracy {result.accuracy:.1%}",
+                        type="eval", model=label, step=step, epoch=epoch + 1, accuracy=result.accuracy, f1=result.f1,
+                        best=improved)
+    return TrainResult(best.restore(student), tokenizer, list(train.label_names), best.result, best.step, step,
+                       len(ids) * config.epochs, time.perf_counter() - started, False, reporter.history)
 
 
 def distill(teacher, tokenizer, train: LabelledTexts, evaluation: LabelledTexts, test: LabelledTexts,
@@ -320,7 +271,7 @@ def distill(teacher, tokenizer, train: LabelledTexts, evaluation: LabelledTexts,
     n_teacher = len(encoder_layers(teacher)[0])
     if config.student_layers >= n_teacher:
         raise UserError(f"The student must be smaller than the teacher: choose fewer than {n_teacher} layers.")
-    max_length = min(config.max_length, model_max_length(teacher.config))
+    max_length = min(config.max_length, max_length_of(teacher.config))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     reporter.report(0.0, "The teacher labels the training set with soft targets…")
     teacher_logits = logits_of(teacher, tokenize(tokenizer, train.texts, max_length), pad)
@@ -346,14 +297,37 @@ def distill(teacher, tokenizer, train: LabelledTexts, evaluation: LabelledTexts,
     if out_dir is not None:
         reporter.check_cancelled()
         reporter.report(0.98, "Saving the student…")
-        record = TrainResult(distilled.model, tokenizer, list(train.label_names), distilled.best, distilled.best_epoch,
-                             len([e for e in distilled.history if e["type"] == "step"]), len(train) * config.epochs,
-                             distilled.train_s, False,
-                             [{"type": "distill", "teacher": teacher_name, **asdict(config)}, *distilled.history])
-        train_cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                                max_length=config.max_length, seed=config.seed)
-        out = str(save_checkpoint(record, Path(out_dir), train_cfg, source=teacher_name))
+        record = replace(distilled, history=[{"type": "distill", "teacher": teacher_name, **asdict(config)},
+                                             *distilled.history])
+        out = str(save_checkpoint(record, out_dir, config, source=teacher_name))
     return {"rows": rows, "history": history, "config": asdict(config), "out": out}
+
+
+def distill_builtin(teacher_choice: str | None, config: DistillConfig, reporter=None, baseline: bool = True,
+                    out_dir: Path | str | None = None, teacher_dir: Path | str | None = None) -> dict:
+    """`distill` on the built-in sentiment splits (train, validation picks the best epoch, test compares).
+
+    With `teacher_choice` None the teacher is fine-tuned first, from the embedded MiniLM, and saved
+    to `teacher_dir`; the lab page's one-click route on a fresh offline install.
+    """
+    from core.inputs.datasets import builtin_sentiment
+    from core.models.classifiers import load_teacher
+    from core.training.finetune import TrainConfig, finetune
+
+    reporter = reporter or SilentReporter()
+    train = builtin_sentiment("train")
+    validation, test = builtin_sentiment("validation", train.label_names), builtin_sentiment("test", train.label_names)
+    if teacher_choice is None:
+        reporter.report(0.0, "Fine-tuning the teacher (embedded MiniLM)…")
+        result = finetune("embedded", train, validation, TrainConfig(epochs=2, batch_size=16),
+                          SubProgress(reporter, 0, 0.4), teacher_dir)
+        tokenizer, teacher, rest = result.tokenizer, result.model, SubProgress(reporter, 0.4, 1)
+        name = f"teacher ({result.out_dir.name})" if result.out_dir else "teacher"
+    else:
+        reporter.report(0.0, "Loading the teacher…")
+        (tokenizer, teacher), rest = load_teacher(teacher_choice), reporter
+        name = f"teacher ({teacher_choice.rsplit('/', 1)[-1]})"
+    return distill(teacher, tokenizer, train, validation, test, config, rest, baseline, out_dir, name)
 
 
 def to_json(result: dict) -> str:
@@ -361,21 +335,3 @@ def to_json(result: dict) -> str:
     return json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2)
 
 
-def list_classifiers(*own_dirs: Path) -> list[dict]:
-    """Saved sequence classifiers (shared ones and those under `own_dirs`):
-    {"choice", "name", "layers", "labels", "type"}."""
-    from core.models.loading import list_local_models
-
-    found = []
-    for choice in list_local_models(*own_dirs):
-        folder = Path(choice.removeprefix("local:"))
-        try:
-            cfg = json.loads((folder / "config.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if not any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
-            continue
-        labels = [cfg.get("id2label", {}).get(str(i), str(i)) for i in range(len(cfg.get("id2label", {})))]
-        found.append({"choice": choice, "name": folder.name, "type": cfg.get("model_type"), "labels": labels,
-                      "layers": cfg.get("num_hidden_layers", cfg.get("n_layers"))})
-    return found

@@ -15,7 +15,7 @@ import torch
 
 from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
-from core.training.finetune import SilentReporter
+from core.progress import SilentReporter, SubProgress
 
 METHODS = ("mean", "vote")
 
@@ -69,7 +69,8 @@ def _overlap(err_a: np.ndarray, err_b: np.ndarray) -> float | None:
 
 def evaluate_members(folders: list[str], data: LabelledTexts, max_length: int = 64, reporter=None) -> dict[str, np.ndarray]:
     """(N, C) test probabilities per saved classifier; all must predict the same labels as `data`."""
-    from core.training.distill import load_teacher, score
+    from core.training.distill import score
+    from core.models.classifiers import load_teacher
 
     reporter = reporter or SilentReporter()
     if len(folders) < 2:
@@ -96,9 +97,10 @@ def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, l
     Different seeds give different head initialisations and data orders, hence different mistakes.
     Returns the saved folders (under runs/ by default).
     """
-    from core.training.distill import DistillConfig, SubProgress, make_student, train_student
+    from core.training.distill import DistillConfig, make_student, train_student
     from core.models.loading import RUNS_DIR
-    from core.training.finetune import TrainConfig, TrainResult, load_base_classifier, save_checkpoint
+    from core.models.classifiers import load_base_classifier
+    from core.training.kit import save_checkpoint
 
     reporter = reporter or SilentReporter()
     out_root = Path(out_root or RUNS_DIR)
@@ -111,10 +113,6 @@ def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, l
         del full
         result = train_student(student, tokenizer, train, evaluation, cfg, None,
                                SubProgress(reporter, seed / n, (seed + 1) / n), label=f"{prefix}-{seed}")
-        record = TrainResult(result.model, tokenizer, list(train.label_names), result.best, result.best_epoch,
-                             len(result.history), len(train) * epochs, result.train_s, False, result.history)
-        folder = save_checkpoint(record, out_root / f"{prefix}-{seed}",
-                                 TrainConfig(epochs=epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=seed),
-                                 source=f"{base}, first {layers} layers")
+        folder = save_checkpoint(result, out_root / f"{prefix}-{seed}", cfg, source=f"{base}, first {layers} layers")
         folders.append(f"local:{folder}")
     return folders

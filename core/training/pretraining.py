@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling
 
 from core.training.pretrain_config import MODES, PretrainConfig  # noqa: F401  (re-exported)
+from core.training.kit import adamw, warmup_then_decay
 
 IS_NEXT, NOT_NEXT = 0, 1  # BertForPreTraining's label convention
 # LoRA goes on every linear layer of every encoder block (attention q/k/v/output and the FFN).
@@ -347,19 +348,16 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
         eval_batches = [{k: v.to(device) for k, v in b.items()} for b in eval_batches]
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=cfg.lr)
+    optimizer = adamw(model, cfg.lr, cfg.weight_decay)
     started = time.monotonic()
 
     def progress(step: int) -> float:
         by_time = (time.monotonic() - started) / (60 * cfg.minutes) if cfg.minutes > 0 else 0.0
         return max(step / cfg.steps, by_time)
 
-    def set_lr(p: float) -> None:  # linear warm-up, then linear decay to 0 (BERT's schedule)
-        factor = p / cfg.warmup if p < cfg.warmup else max(0.0, (1 - p) / (1 - cfg.warmup))
+    def set_lr(done: float) -> None:  # by time or by steps, whichever runs out first
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * factor
+            group["lr"] = cfg.lr * warmup_then_decay(done, cfg.warmup)
 
     model.train()
     history: list[StepStats] = []

@@ -26,7 +26,9 @@ from transformers.pytorch_utils import prune_linear_layer
 from core.inputs.datasets import LabelledTexts
 from core.training.distill import latencies_ms, score, size_of
 from core.errors import UserError
-from core.training.finetune import SilentReporter, collate, model_max_length, tokenize
+from core.progress import SilentReporter, SubProgress
+from core.models.loading import max_length_of
+from core.training.kit import collate, tokenize
 
 SUPPORTED = ("bert", "roberta", "distilbert")
 
@@ -137,7 +139,7 @@ def head_importance(model, tokenizer, data: LabelledTexts, max_length: int = 64,
             return (x.view(*x.shape[:-1], -1, d) * gates[i][:, None]).view(x.shape),
         hooks.append(getattr(att.out_owner, att.out_name).register_forward_pre_hook(gate))
     scores = torch.zeros_like(gates)
-    max_length = min(max_length, model_max_length(work.config))
+    max_length = min(max_length, max_length_of(work.config))
     n_batches = -(-len(data) // batch_size)
     try:
         for b, (inputs, labels) in enumerate(_batches(tokenizer, data, max_length, batch_size, device)):
@@ -259,3 +261,35 @@ def default_counts(importance: torch.Tensor, points: int = 6) -> list[int]:
     """Evenly spaced head counts from 0 to the most that can go."""
     most = len(pruning_order(importance))
     return sorted({round(i * most / (points - 1)) for i in range(points)})
+
+
+def sweep(model, tokenizer, scoring: LabelledTexts | None, test: LabelledTexts, counts: list[int] | int | None = None,
+          sparsities: list[float] = (), control_seed: int | None = None, max_length: int = 64,
+          reporter=None) -> dict:
+    """The whole pruning study the lab page and `python -m core prune` show, on one progress bar.
+
+    With `scoring`: head importance on it, then the head curve at `counts` (a list, or a number
+    of points chosen by `default_counts`) and, with `control_seed`, the random-order control.
+    With `sparsities`: the magnitude-pruning curve. Returns {"importance", "heads",
+    "heads_random", "sparsity"} (the parts that ran).
+    """
+    reporter = reporter or SilentReporter()
+    parts = (1 if scoring is not None else 0) + (1 if sparsities else 0)
+    if parts == 0:
+        raise UserError("Say what to prune: heads, weights (sparsity), or both.")
+    share, out = 1 / parts, {}
+    if scoring is not None:
+        reporter.report(0.0, f"Scoring heads on {len(scoring)} texts…")
+        importance = head_importance(model, tokenizer, scoring, max_length, reporter=SubProgress(reporter, 0, 0.1 * share))
+        out["importance"] = [[round(float(v), 4) for v in row] for row in importance]
+        counts = counts if isinstance(counts, list) else default_counts(importance, counts or 6)
+        end = 0.55 if control_seed is not None else 1.0
+        out["heads"] = head_curve(model, tokenizer, importance, test, counts, max_length,
+                                  reporter=SubProgress(reporter, 0.1 * share, end * share))
+        if control_seed is not None:
+            out["heads_random"] = head_curve(model, tokenizer, importance, test, counts, max_length,
+                                             random_seed=control_seed, reporter=SubProgress(reporter, end * share, share))
+    if sparsities:
+        out["sparsity"] = sparsity_curve(model, tokenizer, test, sorted(sparsities), max_length,
+                                         reporter=SubProgress(reporter, 1 - share, 1))
+    return out

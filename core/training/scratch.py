@@ -9,10 +9,8 @@ sidebar then offers like any other model.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -46,6 +44,10 @@ class ScratchSpec:
     sample_every: int = 25
     eval_every: int = 50
     seed: int = 0
+
+    def approx_parameters(self, vocab_size: int) -> int:
+        """Embedding table + ~12 h^2 per layer (attention 4 h^2, feed-forward 8 h^2): what the page quotes."""
+        return vocab_size * self.hidden + self.layers * 12 * self.hidden ** 2
 
     def validate(self) -> None:
         checks = [
@@ -94,6 +96,14 @@ def documents(spec: ScratchSpec):
     docs = docs[:spec.max_documents]
     train, held = split_documents(docs, held_out=0.05, seed=spec.seed)
     return train, held or train[:1]
+
+
+def vocabulary_size() -> int:
+    """Pieces in the lab's vocabulary (the embedded model's vocab.txt, one piece a line)."""
+    from core.models.embedded import encoder_path
+
+    with open(encoder_path() / "vocab.txt", encoding="utf-8") as f:
+        return sum(1 for _ in f)
 
 
 def tokenizer():
@@ -185,27 +195,8 @@ def pretrain(spec: ScratchSpec, reporter, samples: list[str] | None = None,
                "first": asdict(history[0]) if history else None, "last": asdict(history[-1]) if history else None,
                "held_out": last_eval, "out": None}
     if out_dir is not None:
+        from core.models.saved import save_folder
+
         reporter.report(1.0, "Saving…")
-        summary["out"] = str(save_model(P.bert_of(model), tok, Path(out_dir), summary))
+        summary["out"] = str(save_folder(P.bert_of(model), tok, out_dir, summary, "lab.json"))
     return summary
-
-
-def save_model(model, tok, out_dir: Path, summary: dict) -> Path:
-    """safetensors + config + tokenizer + lab.json, written aside and renamed so no half folder is ever listed."""
-    out_dir = out_dir.resolve()
-    partial = out_dir.parent / ".partial" / f"{out_dir.name}-{os.getpid()}-{time.time_ns()}"
-    partial.mkdir(parents=True)
-    try:
-        model.save_pretrained(partial)
-        tok.save_pretrained(partial)
-        (partial / "lab.json").write_text(json.dumps(summary, indent=1))
-        if out_dir.exists():
-            raise UserError(f"{out_dir.name} already exists: choose another name.")
-        partial.rename(out_dir)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            partial.parent.rmdir()
-        except OSError:
-            pass
-    return out_dir

@@ -1,0 +1,120 @@
+"""The classifiers the app trains: a fresh one to fine-tune, saved ones to list, load and use.
+
+A fresh classifier is always loaded from disk (or the hub), so the model other pages share is
+never touched; a saved one is a folder written by `core.models.saved.save_folder`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from core.errors import UserError
+
+
+def load_base_classifier(choice: str, label_names: list[str]):
+    """(tokenizer, a fresh XForSequenceClassification) from the weights behind `choice`.
+
+    Loaded from disk (or the hub) every time, so the cached model other pages share is never
+    touched. A classifier already fine-tuned with other labels gets a new head.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.models.loading import load_failed, quiet_transformers, require_supported, resolve
+
+    quiet_transformers()
+    source = resolve(choice)
+    try:
+        require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()))
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source.location, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+            label2id={n: i for i, n in enumerate(label_names)}, ignore_mismatched_sizes=True,
+            use_safetensors=True, **source.hub_kwargs())
+    except UserError:
+        raise
+    except (OSError, ValueError) as err:
+        raise load_failed(source, err) from err
+    model.config.problem_type = "single_label_classification"
+    return tokenizer, model
+
+
+def load_classifier(folder: Path | str):
+    """A saved fine-tune as a `core.models.loading.LoadedModel` (so `core.inputs.text.encode` works on it)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.models.loading import LoadedModel, pick_device
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise UserError(f"'{folder}' is not a saved model: it needs config.json and model.safetensors.")
+    architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise UserError(f"'{folder}' is not a fine-tuned classifier (it is {', '.join(architectures) or 'unlabelled'}): "
+                        "its classification head would be random. Fine-tune it first.")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True,
+                                                                   use_safetensors=True)
+    except (OSError, ValueError) as err:
+        raise UserError(f"'{folder}' could not be loaded: {str(err).splitlines()[0]}") from err
+    if not getattr(model.config, "id2label", None) or model.config.problem_type not in (None, "single_label_classification"):
+        raise UserError(f"'{folder}' is not a single-label classifier.")
+    device = pick_device()
+    model.to(device).eval()
+    return LoadedModel(f"local:{folder}", "local", tokenizer, model, False, False, device)
+
+
+def as_loaded(result):
+    """The in-memory result as a `LoadedModel`, to classify before (or without) saving."""
+    from core.models.loading import LoadedModel
+
+    device = next(result.model.parameters()).device
+    return LoadedModel("fine-tuned", "local", result.tokenizer, result.model, False, False, device)
+
+
+def classify(loaded, text: str) -> tuple[str, dict[str, float], str | None]:
+    """(label, probability per label, truncation notice) for one text."""
+    from core.inputs.text import encode
+
+    enc = encode(loaded, text)
+    with torch.inference_mode():
+        probs = loaded.model(**enc.inputs).logits.float().softmax(-1)[0]
+    names = [loaded.config.id2label[i] for i in range(probs.numel())]
+    scores = {n: float(p) for n, p in zip(names, probs.tolist())}
+    return max(scores, key=scores.get), scores, enc.notice
+
+
+def load_teacher(folder: Path | str):
+    """(tokenizer, classifier) saved by the fine-tuning page or `python -m core finetune`."""
+    from core.models.loading import resolve_local
+
+    raw = str(folder)
+    path = resolve_local(raw if raw.startswith("local:") else f"local:{raw}")
+    architectures = json.loads((path / "config.json").read_text()).get("architectures") or ["?"]
+    if not any(a.endswith("ForSequenceClassification") for a in architectures):
+        raise UserError(f"{path.name} is a {architectures[0]}, not a fine-tuned classifier: fine-tune it first "
+                        "(Fine-tuning page or `python -m core finetune`).")
+    loaded = load_classifier(path)
+    return loaded.tokenizer, loaded.model
+
+
+def list_classifiers(*own_dirs: Path) -> list[dict]:
+    """Saved sequence classifiers (shared ones and those under `own_dirs`):
+    {"choice", "name", "layers", "labels", "type"}."""
+    from core.models.loading import list_local_models
+
+    found = []
+    for choice in list_local_models(*own_dirs):
+        folder = Path(choice.removeprefix("local:"))
+        try:
+            cfg = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if not any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
+            continue
+        labels = [cfg.get("id2label", {}).get(str(i), str(i)) for i in range(len(cfg.get("id2label", {})))]
+        found.append({"choice": choice, "name": folder.name, "type": cfg.get("model_type"), "labels": labels,
+                      "layers": cfg.get("num_hidden_layers", cfg.get("n_layers"))})
+    return found
