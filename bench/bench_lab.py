@@ -25,9 +25,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.inputs.datasets import builtin_sentiment  # noqa: E402
-from core.training.distill import DistillConfig, distill, load_teacher  # noqa: E402
+from core.training.distill import distill, load_teacher  # noqa: E402
+from core.training.config import DistillConfig
 from core.training.pruning import default_counts, head_curve, head_importance, sparsity_curve  # noqa: E402
-from core.training.finetune import TrainConfig, finetune  # noqa: E402
+from core.training.finetune import finetune  # noqa: E402
+from core.training.config import TrainConfig
 
 TEACHER_DIR = Path(__file__).resolve().parent.parent / "build" / "bench-lab-teacher"
 # The teacher is kept out of runs/ (it is not the user's), in a folder the loader is allowed to read.

@@ -28,7 +28,8 @@ import torch  # noqa: E402
 def run_ours(train, evaluation, args, threads: int) -> dict:
     from accelerate.utils import set_seed
 
-    from core.training.finetune import TrainConfig, train_classifier
+    from core.training.finetune import train_classifier
+    from core.training.config import TrainConfig
     from core.models.classifiers import load_base_classifier
 
     torch.set_num_threads(threads)

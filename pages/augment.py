@@ -13,8 +13,7 @@ from core.augment.contextual import DEFAULT_STRENGTH
 from core.augment.dataset import MAX_ROWS, augment_dataset, builtin_dataset
 from core.inputs.csv_input import load_csv, read_text_csv
 from core.errors import UserError
-from core.jobs import JOBS
-from pages._common import current_model, submit_job
+from pages._common import current_model, job_panel, job_running, start_job
 
 DEFAULT_TEXT = "The hotel room was clean and the staff were friendly, but breakfast was cold."
 PIPELINE = "pipeline"
@@ -152,54 +151,36 @@ if frame is not None:
         help="Augmented copies of validation/test sentences would leak into training and flatter the scores.")
     recipe_text = recipe.name if recipe else "—"
     st.caption(f"Recipe: **{recipe_text}**, strength {strength:.2f}, seed {int(seed)}.")
-    start = st.button("Augment the dataset", type="primary", disabled=not runnable, key="aug_start")
-    if start and runnable:
+    go = st.button("Augment the dataset", type="primary", disabled=not runnable, key="aug_start")
+    if go and runnable:
         def work(job, frame=frame, args=(text_col, label_col, recipe), opts=dict(
                 n=int(copies), strength=strength, seed=int(seed), loaded=model, train_only=train_only)):
             def progress(done, total):
                 job.check_cancelled()
                 job.report(done / total, f"{done:,} of {total:,} rows")
             return augment_dataset(frame, *args, progress=progress, **opts)
-        try:
-            st.session_state["aug_job"] = submit_job("augment", work).id
-        except UserError as err:
-            st.error(str(err))
-
-job = JOBS.get(st.session_state.get("aug_job"))
+        start_job("aug_job", "augment", work)
 
 
-@st.fragment(run_every=1 if job is not None and not job.done else None)
+def show_augmented(job) -> None:
+    result = job.result
+    s = result.summary()
+    c = st.columns(4)
+    c[0].metric("Original rows", f"{s['original_rows']:,}")
+    c[1].metric("Generated", f"{s['generated']:,}", help=f"{s['augmented_rows']:,} rows × N")
+    c[2].metric("Duplicates dropped", f"{s['duplicates_dropped']:,}")
+    c[3].metric("Rows out", f"{s['output_rows']:,}")
+    st.caption(f"Done in {job.elapsed:.1f} s. New rows carry `source_row` (the row they came from) "
+               "and `augmentation` (the recipe).")
+    new = result.frame[result.frame["augmentation"] != ""]
+    st.dataframe(new.head(200), hide_index=True, width="stretch")
+    st.download_button("Download the augmented CSV", result.frame.to_csv(index=False).encode("utf-8"),
+                       file_name="augmented.csv", mime="text/csv", key="aug_download")
+
+
+@st.fragment(run_every=1 if job_running("aug_job") else None)
 def show_job():
-    job = JOBS.get(st.session_state.get("aug_job"))
-    if job is None:
-        return
-    if not job.done:
-        eta = job.eta_seconds()
-        st.progress(job.progress, text=job.message + (f" · about {eta:.0f} s left" if eta else ""))
-        if st.button("Cancel", key="aug_cancel"):
-            job.cancel()
-        return
-    if "aug_shown" not in st.session_state or st.session_state["aug_shown"] != job.id:
-        st.session_state["aug_shown"] = job.id
-        st.rerun()  # the whole page again, so that this fragment stops polling
-    if job.status == "cancelled":
-        st.warning(job.message)
-    elif job.status == "failed":
-        st.error(job.error)
-    else:
-        result = job.result
-        s = result.summary()
-        c = st.columns(4)
-        c[0].metric("Original rows", f"{s['original_rows']:,}")
-        c[1].metric("Generated", f"{s['generated']:,}", help=f"{s['augmented_rows']:,} rows × N")
-        c[2].metric("Duplicates dropped", f"{s['duplicates_dropped']:,}")
-        c[3].metric("Rows out", f"{s['output_rows']:,}")
-        st.caption(f"Done in {job.elapsed:.1f} s. New rows carry `source_row` (the row they came from) "
-                   "and `augmentation` (the recipe).")
-        new = result.frame[result.frame["augmentation"] != ""]
-        st.dataframe(new.head(200), hide_index=True, width="stretch")
-        st.download_button("Download the augmented CSV", result.frame.to_csv(index=False).encode("utf-8"),
-                           file_name="augmented.csv", mime="text/csv", key="aug_download")
+    job_panel("aug_job", finished=show_augmented, prefix="aug")
 
 
 show_job()

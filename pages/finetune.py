@@ -16,7 +16,8 @@ from core.figures.training import class_probabilities, confusion_figure, trainin
 from core.jobs import JOBS
 from core.models.loading import is_offline
 from core.models.saved import zip_folder
-from core.training.finetune import TrainConfig, estimate_seconds, finetune, measure_throughput
+from core.training.finetune import estimate_seconds, finetune, measure_throughput
+from core.training.config import TrainConfig
 from core.models.classifiers import as_loaded, classify
 from pages._common import current_model, job_panel, job_running, jobs_caption, latest, name_box, new_model_dir, start_job
 

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from core.inputs.datasets import builtin_sentiment
-from core.training.distill import DistillConfig, distill_builtin
+from core.training.distill import distill_builtin
+from core.training.config import DistillConfig
 from core.models.classifiers import list_classifiers, load_teacher
 from core.training.ensemble import evaluate_members, report, train_members
 from core.errors import UserError

@@ -76,7 +76,7 @@ def test_a_members_record_counts_optimizer_steps_not_evaluations(tmp_path, monke
     from conftest import tiny_choice
     from test_distill import toy_sentiment
 
-    from core.training.distill import DistillConfig
+    from core.training.config import DistillConfig
     from core.training.ensemble import train_members
 
     dirs = os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)])

@@ -16,7 +16,8 @@ from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
 from core.jobs import JobCancelled, JobManager
 from core.progress import SilentReporter
-from core.training.finetune import TrainConfig, finetune, train_classifier
+from core.training.finetune import finetune, train_classifier
+from core.training.config import TrainConfig
 from core.models.classifiers import classify, load_base_classifier, load_classifier
 from core.training.kit import choose_precision, plan_batches
 

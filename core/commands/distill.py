@@ -9,23 +9,20 @@ probabilities plus the gold labels; the same student trained on labels alone is 
 """
 from __future__ import annotations
 
+from core.commands import add_config_arguments, config_from_args
 from core.progress import StderrReporter
+from core.training.config import LAYER_CHOICES, DistillConfig
 
 
 def register(sub) -> None:
     p = sub.add_parser("distill", help="distil a fine-tuned classifier into a smaller student")
     p.add_argument("--teacher", required=True, help="a fine-tuned classifier folder (e.g. runs/NAME)")
-    p.add_argument("--student-layers", type=int, default=2, help="encoder layers the student keeps")
-    p.add_argument("--layer-choice", default="spread", choices=["spread", "first"],
-                   help="keep K layers spread over the depth (first and last included), or the first K")
     add_data_arguments(p, train=True)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T of the soft targets")
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's soft targets (0..1)")
-    p.add_argument("--seed", type=int, default=0)
+    add_config_arguments(p, DistillConfig(), choices={"layer_choice": LAYER_CHOICES}, helps={
+        "student_layers": "encoder layers the student keeps",
+        "layer_choice": "keep K layers spread over the depth (first and last included), or the first K",
+        "temperature": "softmax temperature T of the soft targets",
+        "alpha": "weight of the teacher's soft targets (0..1)"})
     p.add_argument("--no-baseline", action="store_true", help="skip training the student alone")
     p.add_argument("--out", help="save the distilled student to this folder")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -65,7 +62,7 @@ def load_data(args, label_names=None):
 def run(args) -> int:
     from core.models.loading import quiet_transformers
 
-    from core.training.distill import DistillConfig, distill, to_json
+    from core.training.distill import distill, to_json
     from core.models.classifiers import load_teacher
 
     quiet_transformers()
@@ -73,9 +70,7 @@ def run(args) -> int:
     tokenizer, teacher = load_teacher(args.teacher)
     label_names = [teacher.config.id2label[i] for i in range(teacher.config.num_labels)]
     train, validation, test = load_data(args, label_names)
-    config = DistillConfig(student_layers=args.student_layers, layer_choice=args.layer_choice,
-                           temperature=args.temperature, alpha=args.alpha, epochs=args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, max_length=args.max_length, seed=args.seed)
+    config = config_from_args(DistillConfig, args)
     result = distill(teacher, tokenizer, train, validation, test, config, StderrReporter(not args.quiet),
                      baseline=not args.no_baseline, out_dir=args.out, teacher_name="teacher")
     if args.json:

@@ -12,7 +12,9 @@ import json
 import os
 import time
 
+from core.commands import add_config_arguments, config_from_args
 from core.progress import StderrReporter
+from core.training.config import METRICS, PRECISIONS, TrainConfig
 
 
 def register(sub) -> None:
@@ -22,17 +24,13 @@ def register(sub) -> None:
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--model", default="embedded", help="embedded, a hub id, or local:runs/NAME")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--patience", type=int, default=0, help="evaluations without improvement before stopping (0: off)")
-    p.add_argument("--eval-every", type=int, default=0, help="optimizer steps between evaluations (0: each epoch)")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--warmup", type=float, default=0.1, help="warmup as a fraction of all steps")
-    p.add_argument("--precision", default="auto", choices=["auto", "no", "bf16", "fp16"])
-    p.add_argument("--seed", type=int, default=42)
+    add_config_arguments(p, TrainConfig(), flags={"warmup_ratio": "--warmup"},
+                         choices={"precision": PRECISIONS, "metric": METRICS}, helps={
+                             "grad_accum": "micro-batches per optimizer step",
+                             "patience": "evaluations without improvement before stopping (0: off)",
+                             "eval_every": "optimizer steps between evaluations (0: each epoch)",
+                             "warmup_ratio": "warmup as a fraction of all steps",
+                             "metric": "the validation metric that picks the best checkpoint"})
     p.add_argument("--out", help="output folder (default runs/<model>-<data>-<time>)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -73,14 +71,11 @@ def default_out(model: str, train: str):
 def run(args) -> int:
     import torch
 
-    from core.training.finetune import TrainConfig, finetune
+    from core.training.finetune import finetune
     from core.training.kit import sensible_threads
 
     torch.set_num_threads(sensible_threads())
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-                         grad_accum=args.grad_accum, patience=args.patience, eval_every=args.eval_every,
-                         weight_decay=args.weight_decay, warmup_ratio=args.warmup, precision=args.precision,
-                         seed=args.seed)
+    config = config_from_args(TrainConfig, args)
     config.validate()
     train, evaluation = load_data(args)
     out = args.out or default_out(args.model, args.train)

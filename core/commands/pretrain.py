@@ -20,7 +20,7 @@ from core.errors import UserError
 
 
 def register(sub) -> None:
-    from core.training.pretrain_config import MODES, PretrainConfig
+    from core.training.config import MODES, PretrainConfig
 
     d = PretrainConfig()
     p = sub.add_parser("pretrain", help="train MLM + NSP heads (adapt the embedded encoder or pretrain from scratch)")

@@ -21,19 +21,8 @@ import numpy as np
 import torch
 
 from core.errors import UserError
-
-
-def _tables(loaded):
-    return loaded.encoder.embeddings
-
-
-def position_ids(loaded, input_ids: torch.Tensor) -> torch.Tensor:
-    """The rows of the position table the model reads (RoBERTa's are offset by padding_idx + 1)."""
-    emb = _tables(loaded)
-    make = getattr(emb, "create_position_ids_from_input_ids", None)
-    if make is not None:  # RoBERTa-style: padding-aware positions, computed by the model's own code
-        return make(input_ids, emb.padding_idx)
-    return torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+from core.explain.tokens import tokenize
+from core.models.arch import embedding_tables, position_ids
 
 
 def segment_ids(loaded, inputs: dict) -> torch.Tensor:
@@ -43,7 +32,7 @@ def segment_ids(loaded, inputs: dict) -> torch.Tensor:
 
 
 def has_segment_table(loaded) -> bool:
-    return getattr(_tables(loaded), "token_type_embeddings", None) is not None
+    return getattr(embedding_tables(loaded), "token_type_embeddings", None) is not None
 
 
 @dataclass
@@ -70,7 +59,7 @@ class InputEmbeddings:
 @torch.no_grad()
 def decompose(loaded, encoded) -> InputEmbeddings:
     """Split the embedding layer's output for `encoded` (core.inputs.text.Encoded) into its sources."""
-    emb = _tables(loaded)
+    emb = embedding_tables(loaded)
     ids = encoded.inputs["input_ids"]
     pos = position_ids(loaded, ids)
     seg = segment_ids(loaded, encoded.inputs)
@@ -117,7 +106,7 @@ def position_similarity(loaded, n: int = 64) -> tuple[np.ndarray, list[int]]:
     Learned positions end up smooth: neighbouring rows are alike, so the model can tell
     "near" from "far" without being told what a distance is.
     """
-    table = _tables(loaded).position_embeddings.weight
+    table = embedding_tables(loaded).position_embeddings.weight
     not_padding = torch.tensor([[loaded.tokenizer.cls_token_id or 0]], device=table.device)
     first = int(position_ids(loaded, not_padding)[0, 0])  # RoBERTa: padding_idx + 1
     n = max(1, min(n, table.shape[0] - first))
@@ -142,8 +131,6 @@ class SentenceStates:
 
 @torch.no_grad()
 def sentence_states(loaded, sentence: str) -> SentenceStates:
-    from core.explain.tokens import tokenize
-
     tokenized = tokenize(loaded, sentence)
     out = loaded.encoder(**tokenized.encoded.inputs, output_hidden_states=True)
     states = torch.stack(out.hidden_states)[:, 0].float().cpu().numpy()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.explain.embeddings import position_ids
+from core.models.arch import position_ids
 from core.errors import UserError
 from core.inputs.text import Encoded, encode
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from core.errors import UserError
+from core.models.arch import max_length_of
 
 EMBEDDED = "embedded"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -82,13 +83,6 @@ def is_offline() -> bool:
         return False
     except OSError:
         return True
-
-
-def max_length_of(config) -> int:
-    """The longest input (in tokens) a model with `config` takes, capped at BERT's 512.
-    RoBERTa reserves two positions for its padding offset."""
-    limit = getattr(config, "max_position_embeddings", 512)
-    return min(limit - 2 if config.model_type == "roberta" else limit, 512)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import json
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,42 +30,11 @@ import torch.nn.functional as F
 
 from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
+from core.training.config import DistillConfig
 from core.progress import Recorded, SilentReporter, SubProgress
-from core.models.loading import max_length_of
+from core.models.arch import max_length_of
 from core.training.kit import TrainResult, save_checkpoint
 from core.training.kit import BestCheckpoint, EvalResult, adamw, collate, linear_schedule, evaluate, make_accelerator, plan_batches, tokenize
-
-LAYER_CHOICES = ("first", "spread")
-
-
-@dataclass
-class DistillConfig:
-    """Hyper-parameters of one student run; the defaults distil MiniLM-L6 to 2 layers in ~2 minutes on one CPU thread."""
-
-    student_layers: int = 2
-    layer_choice: str = "spread"  # spread: k layers evenly over the depth (measured better); first: 0..k-1
-    temperature: float = 2.0
-    alpha: float = 0.5  # weight of the soft (teacher) term; 0 = student trained alone
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 5e-4
-    max_length: int = 64
-    seed: int = 0
-
-    def validate(self) -> None:
-        checks = [
-            (self.student_layers >= 1, "The student needs at least 1 layer."),
-            (self.layer_choice in LAYER_CHOICES, f"Layer choice must be one of {', '.join(LAYER_CHOICES)}."),
-            (0.5 <= self.temperature <= 50, "The temperature must be between 0.5 and 50 (try 2)."),
-            (0 <= self.alpha <= 1, "Alpha must be between 0 (labels only) and 1 (teacher only)."),
-            (1 <= self.epochs <= 100, "Epochs must be between 1 and 100."),
-            (1 <= self.batch_size <= 1024, "Batch size must be between 1 and 1024."),
-            (0 < self.lr < 1, "The learning rate must be between 0 and 1 (try 5e-4)."),
-            (8 <= self.max_length <= 512, "Max length must be between 8 and 512 tokens."),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -312,7 +281,8 @@ def distill_builtin(teacher_choice: str | None, config: DistillConfig, reporter=
     """
     from core.inputs.datasets import builtin_sentiment
     from core.models.classifiers import load_teacher
-    from core.training.finetune import TrainConfig, finetune
+    from core.training.finetune import finetune
+    from core.training.config import TrainConfig
 
     reporter = reporter or SilentReporter()
     train = builtin_sentiment("train")

@@ -97,7 +97,8 @@ def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, l
     Different seeds give different head initialisations and data orders, hence different mistakes.
     Returns the saved folders (under runs/ by default).
     """
-    from core.training.distill import DistillConfig, make_student, train_student
+    from core.training.distill import make_student, train_student
+    from core.training.config import DistillConfig
     from core.models.loading import RUNS_DIR
     from core.models.classifiers import load_base_classifier
     from core.training.kit import save_checkpoint

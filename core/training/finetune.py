@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,50 +21,11 @@ import torch.nn.functional as F
 
 from core.inputs.datasets import LabelledTexts
 from core.errors import UserError
-from core.models.loading import max_length_of
+from core.models.arch import max_length_of
 from core.progress import Recorded, SilentReporter
 from core.models.classifiers import load_base_classifier
-from core.training.kit import (PRECISIONS, BestCheckpoint, TrainResult, save_checkpoint, adamw, collate, evaluate, linear_schedule, make_accelerator,
-                               plan_batches, tokenize)
-
-METRICS = ("accuracy", "f1")
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters; the defaults fine-tune MiniLM on a few thousand sentences in minutes on 2 cores."""
-
-    epochs: int = 2
-    batch_size: int = 16
-    lr: float = 5e-5
-    max_length: int = 64
-    grad_accum: int = 1
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
-    eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
-    seed: int = 42
-    precision: str = "auto"  # auto: bf16 on CUDA that supports it, else fp16 on CUDA, else fp32
-    metric: str = "accuracy"  # the validation metric that picks the best checkpoint
-
-    def validate(self) -> None:
-        checks = [
-            (self.epochs >= 1, "Epochs must be at least 1."),
-            (1 <= self.batch_size <= 1024, "Batch size must be between 1 and 1024."),
-            (0 < self.lr < 1, "The learning rate must be between 0 and 1 (try 5e-5)."),
-            (8 <= self.max_length <= 512, "Max length must be between 8 and 512 tokens."),
-            (self.grad_accum >= 1, "Gradient accumulation must be at least 1."),
-            (self.weight_decay >= 0, "Weight decay cannot be negative."),
-            (0 <= self.warmup_ratio < 1, "Warmup must be a fraction of training between 0 and 1."),
-            (self.max_grad_norm > 0, "Gradient clipping must be positive."),
-            (self.patience >= 0 and self.eval_every >= 0, "Patience and eval-every cannot be negative."),
-            (self.precision in PRECISIONS, f"Precision must be one of {', '.join(PRECISIONS)}."),
-            (self.metric in METRICS, f"The metric must be one of {', '.join(METRICS)}."),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+from core.training.kit import BestCheckpoint, TrainResult, save_checkpoint, adamw, collate, evaluate, linear_schedule, make_accelerator, plan_batches, tokenize
+from core.training.config import TrainConfig
 
 
 # ---------------------------------------------------------------------------------------------

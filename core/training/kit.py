@@ -17,9 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import UserError
-
-
-PRECISIONS = ("auto", "no", "bf16", "fp16")
+from core.training.config import PRECISIONS
 
 
 @dataclass

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling
 
-from core.training.pretrain_config import MODES, PretrainConfig  # noqa: F401  (re-exported)
+from core.training.config import MODES, PretrainConfig  # noqa: F401  (re-exported)
 from core.training.kit import adamw, warmup_then_decay
 
 IS_NEXT, NOT_NEXT = 0, 1  # BertForPreTraining's label convention

@@ -27,7 +27,7 @@ from core.inputs.datasets import LabelledTexts
 from core.training.distill import latencies_ms, score, size_of
 from core.errors import UserError
 from core.progress import SilentReporter, SubProgress
-from core.models.loading import max_length_of
+from core.models.arch import max_length_of
 from core.training.kit import collate, tokenize
 
 SUPPORTED = ("bert", "roberta", "distilbert")
