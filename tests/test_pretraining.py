@@ -8,6 +8,8 @@ import torch
 from tiny_models import CORPUS, SMALL, _wordpiece_vocab
 
 from core.training import pretraining as P
+
+from core.training import pretrain_data as D
 from core.errors import UserError
 from core.models.embedded import apply_adapter
 
@@ -36,9 +38,9 @@ def corpus_docs() -> list[list[str]]:
 
 def test_masking_follows_bert_ratios(tiny):
     tokenizer, _ = tiny
-    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
-    examples = P.make_pair_examples(docs_ids, tokenizer, 32, 0.1, random.Random(0)) * 40
-    collator = P.PretrainingCollator(tokenizer, mlm_probability=0.15, seed=0)
+    docs_ids = D.tokenize_documents(corpus_docs(), tokenizer)
+    examples = D.make_pair_examples(docs_ids, tokenizer, 32, 0.1, random.Random(0)) * 40
+    collator = D.PretrainingCollator(tokenizer, mlm_probability=0.15, seed=0)
     chosen = candidates = as_mask = kept = 0
     for i in range(0, len(examples), 64):
         chunk = examples[i:i + 64]
@@ -70,8 +72,8 @@ def test_whole_word_masking_masks_every_piece(tiny):
     example = {"input_ids": [tokenizer.cls_token_id] + ids + [tokenizer.sep_token_id],
                "token_type_ids": [0] * (len(ids) + 2), "special_tokens_mask": [1] + [0] * len(ids) + [1],
                "next_sentence_label": 0}
-    collator = P.PretrainingCollator(tokenizer, mlm_probability=0.3, whole_word_mask=True, seed=0)
-    continuation = torch.tensor(P._continuation_flags(tokenizer))[torch.tensor(example["input_ids"])]
+    collator = D.PretrainingCollator(tokenizer, mlm_probability=0.3, whole_word_mask=True, seed=0)
+    continuation = torch.tensor(D._continuation_flags(tokenizer))[torch.tensor(example["input_ids"])]
     seen = 0
     for _ in range(50):
         labels = collator([example])["labels"][0]
@@ -90,7 +92,7 @@ def test_nsp_pairs_are_balanced_and_random_b_comes_from_another_document(tiny):
     docs_ids = [[[100 + d] * rng.randint(3, 12) for _ in range(rng.randint(2, 8))] for d in range(60)]
     examples = []
     for epoch in range(5):
-        examples += P.make_pair_examples(docs_ids, tokenizer, 48, 0.1, random.Random(epoch))
+        examples += D.make_pair_examples(docs_ids, tokenizer, 48, 0.1, random.Random(epoch))
     labels = [e["next_sentence_label"] for e in examples]
     assert len(examples) > 500
     assert sum(labels) / len(labels) == pytest.approx(0.5, abs=0.05)
@@ -100,7 +102,7 @@ def test_nsp_pairs_are_balanced_and_random_b_comes_from_another_document(tiny):
         a = {t for t, s in zip(ids[1:-1], types[1:-1]) if s == 0 and t != tokenizer.sep_token_id}
         b = {t for t, s in zip(ids, types) if s == 1 and t != tokenizer.sep_token_id}
         assert len(a) == 1 and len(b) == 1
-        assert (a == b) == (e["next_sentence_label"] == P.IS_NEXT)
+        assert (a == b) == (e["next_sentence_label"] == D.IS_NEXT)
 
 
 def test_lora_adapter_merges_into_a_plain_model(tiny, tmp_path):
@@ -131,7 +133,7 @@ def test_lora_adapter_merges_into_a_plain_model(tiny, tmp_path):
 def test_tiny_bert_learns_and_the_loop_reports_and_cancels(tiny):
     tokenizer, config = tiny
     torch.manual_seed(0)
-    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
+    docs_ids = D.tokenize_documents(corpus_docs(), tokenizer)
     cfg = P.PretrainConfig(mode="scratch", steps=60, batch_size=16, max_length=32, lr=3e-3, warmup=0.1)
     model = P.prepare_model(tiny_model(config), cfg)
     seen = []
@@ -171,7 +173,7 @@ def test_html_manuals_become_documents_of_prose_sentences(tmp_path):
 def test_notnext_comes_from_the_same_source_when_groups_are_given(tiny):
     """With groups, a NotNext B never crosses sources; without, it does (half the docs are the other source)."""
     tokenizer, _ = tiny
-    docs_ids = P.tokenize_documents(corpus_docs(), tokenizer)
+    docs_ids = D.tokenize_documents(corpus_docs(), tokenizer)
     groups = [i % 2 for i in range(len(docs_ids))]
     owner = {}  # sentence ids -> the group of the document it comes from
     for doc, g in zip(docs_ids, groups):
@@ -179,7 +181,7 @@ def test_notnext_comes_from_the_same_source_when_groups_are_given(tiny):
             owner[tuple(s)] = g
 
     def crossings(with_groups: bool) -> tuple[int, int]:
-        examples = [e for seed in range(20) for e in P.make_pair_examples(
+        examples = [e for seed in range(20) for e in D.make_pair_examples(
             docs_ids, tokenizer, 32, 0.1, random.Random(seed), groups if with_groups else None)]
         pairs = _notnext_owners(examples, owner, tokenizer.sep_token_id)
         return sum(ga != gb for ga, gb in pairs), len(pairs)
@@ -204,7 +206,7 @@ def _notnext_owners(examples: list[dict], owner: dict, sep_id: int) -> list[tupl
         a, b = ids[1:sep], ids[sep + 1:-1]
         ga = {g for s, g in owner.items() if _contains(a, s) or _contains(s, a)}
         gb = {g for s, g in owner.items() if _contains(b, s) or _contains(s, b)}
-        if e["next_sentence_label"] == P.NOT_NEXT and len(ga) == 1 and len(gb) == 1:
+        if e["next_sentence_label"] == D.NOT_NEXT and len(ga) == 1 and len(gb) == 1:
             pairs.append((ga.pop(), gb.pop()))
     return pairs
 
@@ -233,12 +235,12 @@ def test_json_sources_and_repeats(tmp_path):
 
 def test_a_repeated_document_is_never_its_own_notnext(tiny):
     tokenizer, _ = tiny
-    first, second = P.tokenize_documents(corpus_docs(), tokenizer)[:2]
+    first, second = D.tokenize_documents(corpus_docs(), tokenizer)[:2]
     owner = {tuple(s): 0 for s in first} | {tuple(s): 1 for s in second}
     examples = [e for seed in range(20)
-                for e in P.make_pair_examples([first, second] * 3, tokenizer, 32, 0.1, random.Random(seed), [0] * 6)]
+                for e in D.make_pair_examples([first, second] * 3, tokenizer, 32, 0.1, random.Random(seed), [0] * 6)]
     pairs = _notnext_owners(examples, owner, tokenizer.sep_token_id)
     same, notnext = sum(ga == gb for ga, gb in pairs), len(pairs)
     assert notnext > 20 and same == 0
     with pytest.raises(ValueError, match="two documents"):
-        P.make_pair_examples([first] * 4, tokenizer, 32)
+        D.make_pair_examples([first] * 4, tokenizer, 32)

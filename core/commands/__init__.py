@@ -8,6 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 
+def add_sentence_arguments(parser, text_help: str) -> None:
+    """TEXT, --pair B, --model M and --json: what the commands that look at one sentence share."""
+    parser.add_argument("text", help=text_help)
+    parser.add_argument("--pair", default=None, help="an optional second sentence (sentence B)")
+    parser.add_argument("--model", default="embedded", help="model choice: embedded, a hub id or local:<folder>")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
 def add_config_arguments(parser, config, helps: dict | None = None, flags: dict | None = None,
                          choices: dict | None = None) -> None:
     """One `--field-name` per field of the dataclass instance `config`, typed and defaulted from it,

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 
+from core.commands import add_sentence_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("attention", help="attention statistics of every head for a sentence (or a pair)")
-    p.add_argument("text", help="the sentence (sentence A of a pair)")
-    p.add_argument("--pair", default=None, help="an optional second sentence (sentence B)")
-    p.add_argument("--model", default="embedded", help="model choice: embedded, a hub id or local:<folder>")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_sentence_arguments(p, "the sentence (sentence A of a pair)")
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from core.errors import UserError
@@ -51,20 +52,32 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _documents(sources, tokenizer, seed: int):
+    """(training documents, held-out documents, each training document's source index for NSP);
+    2% of every source is held out, and a source marked *N is repeated N times."""
+    from core.inputs.corpus import split_documents
+    from core.training.pretrain_data import tokenize_documents
+
+    docs_ids, held_ids, groups = [], [], []
+    for g, (documents, times) in enumerate(sources):
+        train_docs, held_docs = split_documents(documents, held_out=0.02, seed=seed)
+        ids = tokenize_documents(train_docs, tokenizer) * times
+        docs_ids += ids
+        groups += [g] * len(ids)
+        held_ids += tokenize_documents(held_docs, tokenizer)
+    return docs_ids, held_ids, groups
+
+
 def run(args) -> int:
     import torch
-    from core.models.loading import quiet_transformers
 
-    from core.training import pretraining as P
-    from core.inputs.corpus import load_sources, split_documents
+    from core.inputs.corpus import load_sources
     from core.models.embedded import ASSET_DIR, load_embedded
+    from core.models.loading import quiet_transformers
+    from core.training import pretraining as P
 
     quiet_transformers()
-    cfg = P.PretrainConfig(
-        mode=args.mode, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
-        max_length=args.max_length, short_seq_prob=args.short_seq_prob, lr=args.lr,
-        lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, unfreeze_layers=args.unfreeze_layers,
-        whole_word_mask=args.whole_word_mask, dropout=args.dropout, bf16=args.bf16, seed=args.seed)
+    cfg = P.PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(P.PretrainConfig) if hasattr(args, f.name)})
     if cfg.steps < 1 or cfg.batch_size < 1 or not 8 <= cfg.max_length <= 512:
         raise UserError("--steps and --batch-size must be positive and --max-length within 8..512.")
     torch.manual_seed(cfg.seed)
@@ -75,13 +88,7 @@ def run(args) -> int:
 
         model = BertForPreTraining(P.small_bert_config(len(tokenizer), args.hidden, args.layers, args.heads,
                                                        cfg.max_length))
-    docs_ids, held_ids, groups = [], [], []  # groups: each training document's source, for NSP
-    for g, (documents, times) in enumerate(sources):
-        train_docs, held_docs = split_documents(documents, held_out=0.02, seed=cfg.seed)
-        ids = P.tokenize_documents(train_docs, tokenizer) * times
-        docs_ids += ids
-        groups += [g] * len(ids)
-        held_ids += P.tokenize_documents(held_docs, tokenizer)
+    docs_ids, held_ids, groups = _documents(sources, tokenizer, cfg.seed)
     print(f"{args.source}: {len(docs_ids)} training documents, {len(held_ids)} held out", flush=True)
     if cfg.mode != "scratch":
         P.init_heads(model, docs_ids)
@@ -108,9 +115,10 @@ def run(args) -> int:
     P.train(model, tokenizer, docs_ids, cfg, on_step=on_step, eval_docs=held_ids,
             eval_every=args.eval_every, on_eval=on_eval, start_step=start_step, groups=groups)
     if cfg.mode == "scratch":
-        out = args.out or Path("runs") / "scratch-bert"
-        model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
+        from core.models.saved import save_folder
+
+        out = save_folder(model, tokenizer, args.out or Path("runs") / "scratch-bert",
+                          {"config": asdict(cfg), "source": args.source}, "pretraining.json", replace=True)
     else:
         out = args.out or ASSET_DIR
         best_step = P.load_trainable(model, ckpt / "best.safetensors")

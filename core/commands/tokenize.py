@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import sys
 
+from core.commands import add_sentence_arguments
+
 
 def register(sub) -> None:
     p = sub.add_parser("tokenize", help="the pieces, ids, segment and position ids a model reads")
-    p.add_argument("text", help="the text (segment A)")
-    p.add_argument("--pair", default=None, help="a second text (segment B)")
-    p.add_argument("--model", default="embedded", help="model choice (default: embedded)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_sentence_arguments(p, "the sentence (sentence A of a pair)")
     p.set_defaults(func=run)
 
 

@@ -24,12 +24,11 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from transformers import DataCollatorForLanguageModeling
 
 from core.training.config import MODES, PretrainConfig  # noqa: F401  (re-exported)
 from core.training.kit import adamw, warmup_then_decay
+from core.training.pretrain_data import PretrainingCollator, make_pair_examples
 
-IS_NEXT, NOT_NEXT = 0, 1  # BertForPreTraining's label convention
 # LoRA goes on every linear layer of every encoder block (attention q/k/v/output and the FFN).
 LORA_TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
 
@@ -43,136 +42,6 @@ class StepStats:
 
 
 # ---------------------------------------------------------------------------------------- data
-def tokenize_documents(documents: list[list[str]], tokenizer) -> list[list[list[int]]]:
-    """Token ids (no special tokens) per sentence per document, tokenised once in a batch."""
-    flat = [s for doc in documents for s in doc]
-    ids = tokenizer(flat, add_special_tokens=False)["input_ids"]
-    out, i = [], 0
-    for doc in documents:
-        out.append([s for s in ids[i:i + len(doc)] if s])
-        i += len(doc)
-    return [d for d in out if d]
-
-
-def _truncate_pair(a: list[int], b: list[int], max_tokens: int, rng: random.Random) -> None:
-    """Trim the longer segment, from a random end, until the pair fits (as BERT does)."""
-    while len(a) + len(b) > max_tokens:
-        longer = a if len(a) > len(b) else b
-        del longer[0 if rng.random() < 0.5 else -1]
-
-
-def make_pair_examples(docs_ids: list[list[list[int]]], tokenizer, max_length: int = 128,
-                       short_seq_prob: float = 0.1, rng: random.Random | None = None,
-                       groups: list[int] | None = None) -> list[dict]:
-    """Sentence-pair examples with NSP labels, packed to `max_length` (call once per epoch).
-
-    Each document is cut into chunks of whole sentences that fill the target length; a chunk is
-    split at a random sentence boundary into A and B. Half of the time B is replaced by text
-    from a random *other* document and the unused sentences are put back for the next chunk.
-    `groups` (one label per document, e.g. its source) keeps that other document in the same
-    group: on a mixed corpus a NotNext from another source also changes register (a manual
-    after a dictionary), and the NSP head learns to spot the source instead of the topic.
-    A document repeated to weigh its source up (the same list object) never pairs with itself.
-    """
-    rng = rng or random.Random(0)
-    if len({id(doc) for doc in docs_ids}) < 2:
-        raise ValueError("next-sentence prediction needs at least two documents")
-    groups = groups or [0] * len(docs_ids)
-    members: dict[int, list[int]] = {}
-    for i, g in enumerate(groups):
-        members.setdefault(g, []).append(i)
-    mixed = {g for g, m in members.items() if len({id(docs_ids[i]) for i in m}) >= 2}
-    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-    max_tokens = max_length - 3  # [CLS] A [SEP] B [SEP]
-    examples = []
-    for d, doc in enumerate(docs_ids):
-        target = max_tokens if rng.random() >= short_seq_prob else rng.randint(2, max_tokens)
-        chunk, length, i = [], 0, 0
-        while i < len(doc):
-            chunk.append(doc[i])
-            length += len(doc[i])
-            if i == len(doc) - 1 or length >= target:
-                split = len(chunk) == 1 and len(chunk[0]) >= 2
-                if split:  # a lone sentence: A and B are its two halves (keeps labels 50/50)
-                    cut = rng.randint(1, len(chunk[0]) - 1)
-                    chunk = [chunk[0][:cut], chunk[0][cut:]]
-                a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-                a = [t for s in chunk[:a_end] for t in s]
-                if len(chunk) == 1 or rng.random() < 0.5:
-                    label = NOT_NEXT
-                    pool = members[groups[d]] if groups[d] in mixed else range(len(docs_ids))
-                    other_doc = doc
-                    while other_doc is doc:  # any document of the group but this one
-                        other_doc = docs_ids[rng.choice(pool)]
-                    b = []
-                    for s in other_doc[rng.randrange(len(other_doc)):]:
-                        b.extend(s)
-                        if len(b) >= target - len(a):
-                            break
-                    if not split:
-                        i -= len(chunk) - a_end  # the sentences not used as A start the next chunk
-                else:
-                    label = IS_NEXT
-                    b = [t for s in chunk[a_end:] for t in s]
-                _truncate_pair(a, b, max_tokens, rng)
-                if a and b:
-                    examples.append({
-                        "input_ids": [cls] + a + [sep] + b + [sep],
-                        "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
-                        "special_tokens_mask": [1] + [0] * len(a) + [1] + [0] * len(b) + [1],
-                        "next_sentence_label": label,
-                    })
-                chunk, length = [], 0
-            i += 1
-    rng.shuffle(examples)
-    return examples
-
-
-class PretrainingCollator(DataCollatorForLanguageModeling):
-    """Pads pair examples and masks them anew on every call (dynamic masking, 80/10/10).
-
-    Whole-word masking in transformers needs character offsets; for pre-tokenised ids they are
-    synthesised from WordPiece's '##' continuation marks (a new word leaves a gap of one). With
-    it, transformers replaces every chosen word by [MASK]s (no 10% random / 10% unchanged).
-    """
-
-    def torch_call(self, examples: list[dict]) -> dict[str, torch.Tensor]:
-        n = max(len(e["input_ids"]) for e in examples)
-
-        def pad(key: str, value: int) -> torch.Tensor:
-            return torch.tensor([e[key] + [value] * (n - len(e[key])) for e in examples])
-
-        input_ids = pad("input_ids", self.tokenizer.pad_token_id)  # (B, T)
-        special = pad("special_tokens_mask", 1)
-        offsets = None
-        if self.whole_word_mask:
-            continuation = torch.tensor(_continuation_flags(self.tokenizer))[input_ids]  # (B, T)
-            starts = torch.arange(n) + torch.cumsum((~continuation).long(), dim=1)
-            offsets = torch.stack([starts, starts + 1], dim=-1)  # (B, T, 2)
-        attention_mask = pad("input_ids", -1) != -1
-        masked, labels = self.torch_mask_tokens(input_ids.clone(), special, offsets)
-        return {
-            "input_ids": masked,
-            "attention_mask": attention_mask.long(),
-            "token_type_ids": pad("token_type_ids", 0),
-            "labels": labels,
-            "next_sentence_label": torch.tensor([e["next_sentence_label"] for e in examples]),
-        }
-
-
-_CONTINUATION: dict[int, list[bool]] = {}
-
-
-def _continuation_flags(tokenizer) -> list[bool]:
-    """Per vocabulary id: is it a '##' word-piece continuation? (cached per tokenizer)"""
-    key = id(tokenizer)
-    if key not in _CONTINUATION:
-        vocab = tokenizer.get_vocab()
-        flags = [False] * (max(vocab.values()) + 1)
-        for token, i in vocab.items():
-            flags[i] = token.startswith("##")
-        _CONTINUATION[key] = flags
-    return _CONTINUATION[key]
 
 
 # --------------------------------------------------------------------------------------- model
@@ -314,6 +183,23 @@ def evaluate(model, batches: list[dict]) -> dict[str, float]:
             "mlm_acc": sum(r[2] for r in rows) / n, "nsp_acc": sum(r[3] for r in rows) / n}
 
 
+def set_dropout(model, p: float | None) -> None:
+    """Every dropout layer to `p` (None: leave the model's own); 0 speeds up a short adaptation."""
+    if p is not None:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = p
+
+
+def held_out_batches(eval_docs: list[list[list[int]]], tokenizer, cfg: PretrainConfig, device) -> list[dict]:
+    """Eight fixed, already-masked batches of held-out pairs (the same every evaluation)."""
+    collator = PretrainingCollator(tokenizer, mlm_probability=cfg.mlm_probability, seed=1234)
+    held = make_pair_examples(eval_docs, tokenizer, cfg.max_length, cfg.short_seq_prob, random.Random(1))
+    held = held[: 8 * cfg.batch_size]
+    batches = [collator(held[i:i + cfg.batch_size]) for i in range(0, len(held), cfg.batch_size)]
+    return [{k: v.to(device) for k, v in b.items()} for b in batches]
+
+
 def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig,
           on_step: Callable[[StepStats], None] | None = None,
           cancel: threading.Event | None = None,
@@ -333,20 +219,10 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     rng = random.Random(cfg.seed + start_step)
     torch.manual_seed(cfg.seed + start_step)
     device = next(model.parameters()).device
-    if cfg.dropout is not None:
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = cfg.dropout
+    set_dropout(model, cfg.dropout)
     collator = PretrainingCollator(tokenizer, mlm_probability=cfg.mlm_probability,
                                    whole_word_mask=cfg.whole_word_mask)
-    eval_batches = []
-    if eval_docs:
-        eval_collator = PretrainingCollator(tokenizer, mlm_probability=cfg.mlm_probability, seed=1234)
-        held = make_pair_examples(eval_docs, tokenizer, cfg.max_length, cfg.short_seq_prob, random.Random(1))
-        held = held[: 8 * cfg.batch_size]
-        eval_batches = [eval_collator(held[i:i + cfg.batch_size]) for i in range(0, len(held), cfg.batch_size)]
-        eval_batches = [{k: v.to(device) for k, v in b.items()} for b in eval_batches]
-
+    eval_batches = held_out_batches(eval_docs, tokenizer, cfg, device) if eval_docs else []
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = adamw(model, cfg.lr, cfg.weight_decay)
     started = time.monotonic()
@@ -354,10 +230,6 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     def progress(step: int) -> float:
         by_time = (time.monotonic() - started) / (60 * cfg.minutes) if cfg.minutes > 0 else 0.0
         return max(step / cfg.steps, by_time)
-
-    def set_lr(done: float) -> None:  # by time or by steps, whichever runs out first
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * warmup_then_decay(done, cfg.warmup)
 
     model.train()
     history: list[StepStats] = []
@@ -369,7 +241,8 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
             examples += make_pair_examples(docs_ids, tokenizer, cfg.max_length, cfg.short_seq_prob, rng, groups)
         batch = collator([examples.pop() for _ in range(cfg.batch_size)])
         batch = {k: v.to(device) for k, v in batch.items()}
-        set_lr(progress(step - 1))
+        for group in optimizer.param_groups:  # the schedule runs by time or by steps, whichever ends first
+            group["lr"] = cfg.lr * warmup_then_decay(progress(step - 1), cfg.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             mlm_loss, nsp_loss, mlm_acc, nsp_acc = pretraining_losses(model, batch)
         optimizer.zero_grad(set_to_none=True)

@@ -157,13 +157,15 @@ def pretrain(spec: ScratchSpec, reporter, samples: list[str] | None = None,
     from transformers import BertForPreTraining
 
     from core.training import pretraining as P
+
+    from core.training import pretrain_data as D
     spec.validate()
     sentences = check_samples(samples or [])
     reporter.report(0.0, "Reading and tokenizing the text…")
     train_docs, held_docs = documents(spec)
     tok = tokenizer()
-    train_ids = P.tokenize_documents(train_docs, tok)
-    held_ids = P.tokenize_documents(held_docs, tok)
+    train_ids = D.tokenize_documents(train_docs, tok)
+    held_ids = D.tokenize_documents(held_docs, tok)
     torch.manual_seed(spec.seed)
     model = BertForPreTraining(P.small_bert_config(len(tok), spec.hidden, spec.layers, spec.heads, spec.max_length))
     cfg = P.PretrainConfig(mode="scratch", steps=spec.steps, batch_size=spec.batch_size,
