@@ -1,4 +1,5 @@
-"""Plotly figures, one module per page topic; shared building blocks live here."""
+"""What the pages draw: plotly figures (one module per page topic, shared building blocks here),
+bertviz's views made to work offline, and the model diagram."""
 from __future__ import annotations
 
 from html import escape

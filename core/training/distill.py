@@ -109,7 +109,7 @@ def logits_of(model, ids: list[list[int]], pad_id: int, batch_size: int = 64) ->
 
 
 def score(model, tokenizer, data: LabelledTexts, max_length: int = 64) -> EvalResult:
-    """Accuracy, macro-F1, confusion and probabilities of a classifier on `data` (core.training.finetune.evaluate)."""
+    """Accuracy, macro-F1, confusion and probabilities of a classifier on `data` (core.training.kit.evaluate)."""
     max_length = min(max_length, max_length_of(model.config))
     ids = tokenize(tokenizer, data.texts, max_length)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
