@@ -5,7 +5,9 @@ Two races hit a fresh server's first visitors, and both are closed here, before 
   per-module import locks; Python breaks the cycle by handing one thread a half-initialised module
   (`ImportError: cannot import name ...`). So the first run imports everything the scripts import,
   and loads the default model, under one process-wide lock, while every other session waits with a
-  "starting up" note; afterwards each import is a dictionary lookup.
+  "starting up" note; afterwards each import is a dictionary lookup. The libraries that code
+  reached from several places needs (sklearn, accelerate, bertviz) are imported at the top of
+  the core modules that use them, so they are part of it too.
 - Streamlit 1.67 treats a `pages/` folder beside app.py as a legacy multipage app until app.py's
   `st.navigation` runs (`PagesManager.uses_pages_directory`, no supported switch): a deep link opened
   before that runs the page alone, without app.py. Such a run leaves that mode and starts again
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import sys
 import threading
 from pathlib import Path
@@ -31,7 +34,8 @@ _lock = threading.Lock()
 
 
 def script_imports(scripts: list[Path]) -> list[str]:
-    """The modules `scripts` import at their top level, in order, each once."""
+    """What `scripts` import at their top level, in order, each once: every module, and every
+    name imported from one (`from core.figures import bertviz` imports a submodule)."""
     names: dict[str, None] = {}
     for script in scripts:
         for node in ast.parse(script.read_text(encoding="utf-8")).body:
@@ -39,11 +43,20 @@ def script_imports(scripts: list[Path]) -> list[str]:
                 names.update({alias.name: None for alias in node.names})
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module != "__future__":
                 names[node.module] = None
+                names.update({f"{node.module}.{alias.name}": None for alias in node.names})
     return list(names)
 
 
 def app_scripts() -> list[Path]:
     return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+
+
+def _is_module(name: str) -> bool:
+    """Is `name` a module (or package), rather than a class or function imported from one?"""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, AttributeError, ValueError):  # a parent that is a plain module
+        return False
 
 
 def warm_up() -> None:
@@ -52,7 +65,7 @@ def warm_up() -> None:
         if _warm.is_set():
             return
         for name in script_imports(app_scripts()):
-            if name != __name__:
+            if name != __name__ and _is_module(name):
                 importlib.import_module(name)
         from core.models.loading import EMBEDDED
         from pages._common import cached_model

@@ -32,12 +32,14 @@ def test_script_imports_lists_top_level_modules_once_in_order(tmp_path):
     a.write_text("from __future__ import annotations\nimport os, json\nfrom core.models.loading import X\n"
                  "def f():\n    import lazy_inside_a_function\n")
     b.write_text("import json\nfrom . import relative\nfrom pandas import DataFrame\n")
-    assert _startup.script_imports([a, b]) == ["os", "json", "core.models.loading", "pandas"]
+    assert _startup.script_imports([a, b]) == ["os", "json", "core.models.loading", "core.models.loading.X", "pandas",
+                                                "pandas.DataFrame"]
 
 
 def test_the_app_scripts_imports_include_the_heavy_ones():
     names = _startup.script_imports(_startup.app_scripts())
-    assert {"core.models.loading", "core.explain.masked", "core.explain.attention", "pages._common", "pandas"} <= set(names)
+    assert {"core.models.loading", "core.explain.masked", "core.figures.bertviz", "pages._common", "pandas"} <= set(names)
+    assert _startup._is_module("core.figures.bertviz") and not _startup._is_module("core.errors.UserError")
 
 
 def test_streamlit_still_runs_legacy_pages_through_mpa_v1():
@@ -49,3 +51,21 @@ def test_streamlit_still_runs_legacy_pages_through_mpa_v1():
 
 def test_outside_a_server_no_run_is_legacy():
     assert _startup._legacy_run() is False
+
+
+def test_the_warm_up_imports_the_libraries_pages_and_jobs_use_later():
+    """Libraries first imported from several entry points at once (evaluation and PCA both enter
+    sklearn) must already be loaded by the warm-up, so no two threads import them first together.
+    (transformers and its model classes are loaded by the warm-up's model load.)"""
+    import subprocess
+    import sys
+
+    code = ("import importlib, sys; from pages import _startup\n"
+            "for n in _startup.script_imports(_startup.app_scripts()):\n"
+            "    n != 'pages._startup' and _startup._is_module(n) and importlib.import_module(n)\n"
+            "print(' '.join(m for m in ('torch', 'sklearn.metrics', 'sklearn.decomposition',"
+            " 'accelerate', 'bertviz', 'core.models.loading', 'core.training.kit') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=_startup.ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["torch", "sklearn.metrics", "sklearn.decomposition", "accelerate",
+                                   "bertviz", "core.models.loading", "core.training.kit"]

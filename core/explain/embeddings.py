@@ -19,6 +19,7 @@ from itertools import combinations
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 
 from core.errors import UserError
 from core.explain.tokens import tokenize
@@ -196,7 +197,6 @@ class Projection:
 
 def project_tokens(states: list[SentenceStates], layer: int, include_special: bool = False) -> Projection:
     """PCA of the tokens' vectors at `layer` (0 = embedding output), sentences pooled."""
-    from sklearn.decomposition import PCA
 
     if not states:
         raise UserError("Give at least one sentence to project.")

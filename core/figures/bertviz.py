@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 
 import torch
+from bertviz import head_view, model_view
 
 from core.offline import vendor_js
 from core.errors import UserError
@@ -50,8 +51,6 @@ def _layer_tensors(result, layers: list[int] | None) -> tuple[list[torch.Tensor]
 
 def head_view_html(result, layers: list[int] | None = None) -> str:
     """bertviz head view of an AttentionResult (core.explain.attention); raw HTML (pass it to finish)."""
-    from bertviz import head_view
-
     _check_length(result.n, MAX_TOKENS, "head view")
     tensors, include = _layer_tensors(result, layers)
     return head_view(tensors, result.tokens, sentence_b_start=result.sentence_b_start,
@@ -60,8 +59,6 @@ def head_view_html(result, layers: list[int] | None = None) -> str:
 
 def model_view_html(result, layers: list[int] | None = None, heads: list[int] | None = None) -> str:
     """bertviz model view (every chosen layer x head as a thumbnail); raw HTML."""
-    from bertviz import model_view
-
     _check_length(result.n, MAX_TOKENS, "model view")
     tensors, include = _layer_tensors(result, layers)
     return model_view(tensors, result.tokens, sentence_b_start=result.sentence_b_start,

@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import gather_object
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from core.errors import UserError
 from core.training.config import PRECISIONS
@@ -67,9 +71,6 @@ def sensible_threads() -> int:
 
 def make_accelerator(precision: str = "auto"):
     """An Accelerator on the best device (CUDA / MPS / CPU, or BERT_PLAYGROUND_DEVICE)."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
     from core.models.loading import pick_device
 
     device = pick_device()
@@ -130,9 +131,6 @@ def evaluate(model, ids: list[list[int]], labels: list[int], n_labels: int, pad_
     `model` is the unwrapped model: a DDP wrapper would sync buffers on every forward and hang
     when ranks hold different numbers of batches.
     """
-    from accelerate.utils import gather_object
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
-
     model.eval()
     order = np.argsort([len(x) for x in ids], kind="stable")[accelerator.process_index::accelerator.num_processes]
     rows = []
