@@ -14,7 +14,7 @@ class Reporter(Protocol):
         """`progress` in 0..1, a line for people, and a structured event (``type="step"``, ...)."""
 
     def check_cancelled(self) -> None:
-        """Raise `core.jobs.Cancelled` if the user asked to stop; called between steps."""
+        """Raise `core.jobs.JobCancelled` if the user asked to stop; called between steps."""
 
 
 class SilentReporter:

@@ -67,10 +67,14 @@ def warm_up() -> None:
         for name in script_imports(app_scripts()):
             if name != __name__ and _is_module(name):
                 importlib.import_module(name)
+        from core.errors import UserError
         from core.models.loading import EMBEDDED
         from pages._common import cached_model
 
-        cached_model(EMBEDDED)  # its lazy imports (model classes, safetensors) happen here too
+        try:
+            cached_model(EMBEDDED)  # its lazy imports (model classes, safetensors) happen here too
+        except UserError:
+            pass  # the sidebar tells the user why, as on any page
         _warm.set()
 
 

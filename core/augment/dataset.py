@@ -52,16 +52,16 @@ class AugmentedDataset:
 
 def augment_dataset(frame: pd.DataFrame, text_column: str, label_column: str | None,
                     recipe: Recipe | str, n: int = 1, strength: float = DEFAULT_STRENGTH, seed: int = 0,
-                    loaded=None, train_only: bool = True,
-                    progress: Callable[[int, int], None] | None = None) -> AugmentedDataset:
+                    loaded=None, train_only: bool = True, progress: Callable[[int, int], None] | None = None,
+                    max_rows: int = MAX_ROWS) -> AugmentedDataset:
     """Originals plus `n` augmented copies of each row (of the 'train' split only when the frame
     has a `split` column and `train_only`: copies of test sentences in training would leak).
 
     `progress(done, total)` may raise (e.g. JobCancelled) to stop early; nothing is returned then.
     """
     recipe = parse_recipe(recipe) if isinstance(recipe, str) else recipe
-    if len(frame) > MAX_ROWS:
-        raise UserError(f"The dataset has {len(frame):,} rows; augmentation takes at most {MAX_ROWS:,}.")
+    if len(frame) > max_rows:
+        raise UserError(f"The dataset has {len(frame):,} rows; augmentation takes at most {max_rows:,}.")
     for column in (text_column, label_column):
         if column and column not in frame.columns:
             raise UserError(f"The dataset has no column {column!r}.")
@@ -88,9 +88,10 @@ def augment_dataset(frame: pd.DataFrame, text_column: str, label_column: str | N
 def augment_labelled(data: LabelledTexts, recipe: Recipe | str, n: int = 1, strength: float = DEFAULT_STRENGTH,
                      seed: int = 0, loaded=None, progress: Callable[[int, int], None] | None = None) -> LabelledTexts:
     """`data` plus `n` augmented copies of every row, labels kept and duplicates dropped as above
-    (the fine-tuning page's optional step: only training rows are ever passed in)."""
+    (the fine-tuning page's optional step: only training rows are passed in, as many as it trains on)."""
     frame = pd.DataFrame({"text": data.texts, "label": data.labels})
-    out = augment_dataset(frame, "text", "label", recipe, n, strength, seed, loaded, False, progress).frame
+    out = augment_dataset(frame, "text", "label", recipe, n, strength, seed, loaded, False, progress,
+                          max_rows=len(frame)).frame
     return LabelledTexts(out["text"].tolist(), out["label"].astype(int).tolist(), data.label_names, data.name)
 
 

@@ -297,12 +297,6 @@ def augment_texts(texts: list[str], recipe: Recipe | str, n: int = 1, strength: 
     return results
 
 
-# -------------------------------------------------------------------- batched contextual (BERT)
-
-
-# ------------------------------------------------------------------------------------------ diff
-
-
 def augment_sentence(text: str, recipe: Recipe | str, n: int = 3, strength: float = DEFAULT_STRENGTH,
                      seed: int = 0, loaded=None) -> list[str]:
     """`n` variations of one text, after the checks a single text needs (empty, too long, too short)."""

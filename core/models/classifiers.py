@@ -26,7 +26,7 @@ def load_base_classifier(choice: str, label_names: list[str]):
     quiet_transformers()
     source = resolve(choice)
     try:
-        require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()))
+        require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()), "fine-tuning")
         tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
         model = AutoModelForSequenceClassification.from_pretrained(
             source.location, num_labels=len(label_names), id2label=dict(enumerate(label_names)),

@@ -222,9 +222,9 @@ def resolve(choice: str) -> Source:
     return Source(choice, "hub", choice, is_offline())
 
 
-def require_supported(source: Source, config) -> None:
+def require_supported(source: Source, config, who: str = "this app") -> None:
     if config.model_type not in SUPPORTED_TYPES:
-        raise UserError(f"'{source.choice}' is a {config.model_type} model; this app supports "
+        raise UserError(f"'{source.choice}' is a {config.model_type} model; {who} supports "
                         f"{', '.join(SUPPORTED_TYPES)}.")
 
 
@@ -233,7 +233,8 @@ def load_failed(source: Source, err: Exception) -> UserError:
     if source.kind == "hub" and source.local_only:
         return UserError(f"No internet: the hub model '{source.choice}' can't be downloaded; "
                          "the embedded model works offline.")
-    return UserError(f"'{source.choice}' could not be loaded: {str(err).splitlines()[0]}")
+    where = " from the hub" if source.kind == "hub" else ""
+    return UserError(f"'{source.choice}' could not be loaded{where}: {str(err).splitlines()[0]}")
 
 
 def _load_pretrained(source: Source):

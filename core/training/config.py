@@ -1,6 +1,6 @@
-"""Every training run's hyper-parameters, each default written once: the pages, the CLI (whose
-parsers are built from these dataclasses) and the code read them here. Free of torch, so the CLI
-builds its parser quickly."""
+"""Every training run's hyper-parameters, each default written once: the pages, the code and the
+CLI read them here (`finetune` and `distill` build their flags from these dataclasses, `pretrain`
+its defaults). Free of torch, so the CLI builds its parser quickly."""
 from __future__ import annotations
 
 from dataclasses import dataclass

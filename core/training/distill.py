@@ -33,8 +33,8 @@ from core.errors import UserError
 from core.training.config import DistillConfig
 from core.progress import Recorded, SilentReporter, SubProgress
 from core.models.arch import max_length_of
-from core.training.kit import TrainResult, save_checkpoint
-from core.training.kit import BestCheckpoint, EvalResult, adamw, collate, linear_schedule, evaluate, make_accelerator, plan_batches, tokenize
+from core.training.kit import (BestCheckpoint, EvalResult, TrainResult, adamw, collate, evaluate, linear_schedule,
+                               make_accelerator, plan_batches, save_checkpoint, tokenize)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -303,5 +303,3 @@ def distill_builtin(teacher_choice: str | None, config: DistillConfig, reporter=
 def to_json(result: dict) -> str:
     """The CLI's --json output (no per-step history)."""
     return json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2)
-
-

@@ -29,22 +29,6 @@ from core.training.config import TrainConfig
 
 
 # ---------------------------------------------------------------------------------------------
-# Device, precision, threads
-
-
-# ---------------------------------------------------------------------------------------------
-# Model
-
-
-# ---------------------------------------------------------------------------------------------
-# Batches
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluation
-
-
-# ---------------------------------------------------------------------------------------------
 # Training
 
 
@@ -57,7 +41,8 @@ def _steps_per_epoch(rows: int, update_size: int, world: int) -> int:
     return steps
 
 
-def _update(model, optimizer, scheduler, accelerator, ids, labels, batch, config: TrainConfig, pad_id: int) -> float:
+def _update(model, optimizer, scheduler, accelerator, ids, labels, batch, config: TrainConfig, pad_id: int,
+            reporter) -> float:
     """One optimizer update over `batch` (row indices), in micro-batches; returns the update's loss.
 
     Each micro-batch's loss is its sum over examples / the examples in the whole update: K
@@ -67,6 +52,7 @@ def _update(model, optimizer, scheduler, accelerator, ids, labels, batch, config
     micro = [batch[i:i + config.batch_size] for i in range(0, len(batch), config.batch_size)]
     total = 0.0
     for j, idx in enumerate(micro):
+        reporter.check_cancelled()
         inputs = collate([ids[i] for i in idx], pad_id, accelerator.device)
         sync = accelerator.no_sync(model) if j < len(micro) - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
@@ -143,8 +129,7 @@ def train_classifier(model, tokenizer, train: LabelledTexts, evaluation: Labelle
          processes=world, train_rows=len(train), eval_rows=len(evaluation))
     step, samples, stopped_early, started = 0, 0, False, time.perf_counter()
     for epoch, done, batch in _updates([len(x) for x in train_ids], update_size, config, world, accelerator.process_index):
-        reporter.check_cancelled()
-        loss = _update(model, optimizer, scheduler, accelerator, train_ids, labels, batch, config, pad_id)
+        loss = _update(model, optimizer, scheduler, accelerator, train_ids, labels, batch, config, pad_id, reporter)
         step, samples, elapsed = step + 1, samples + len(batch) * world, time.perf_counter() - started
         reporter.report(step / total, f"Step {step}/{total} · loss {loss:.3f}", type="step", step=step, epoch=round(done, 3),
              loss=loss, lr=scheduler.get_last_lr()[0], samples_per_s=samples / elapsed,
@@ -189,10 +174,6 @@ def finetune(choice: str, train: LabelledTexts, evaluation: LabelledTexts, confi
     set_seed(config.seed)  # the new classification head starts the same way every run
     tokenizer, model = load_base_classifier(choice, train.label_names)
     return train_classifier(model, tokenizer, train, evaluation, config, reporter, out_dir, source=choice)
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The training kit: what every training loop in the app shares, written once.
 
-Fine-tuning, distillation, ensembles, pruning's recovery and both kinds of pretraining take their
-batches, optimizer, learning-rate schedule, precision and evaluation from here. Where the time
-goes on a CPU is padding, so batches are built from texts of similar length and padded only to
-their own longest text; evaluation runs sorted by length, in inference mode.
+Fine-tuning, distillation and ensemble members take their batches, optimizer, learning-rate
+schedule, precision, best checkpoint, evaluation and saved record from here; both kinds of
+pretraining (which pair and mask their own batches) take the optimizer and the schedule. Where the
+time goes on a CPU is padding, so batches are built from texts of similar length and padded only
+to their own longest text; evaluation runs sorted by length, in inference mode.
 """
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def warmup_then_decay(done: float, warmup: float) -> float:
     over the first `warmup` fraction, then linear decay to zero at the end."""
     if done < warmup:
         return done / warmup
-    return max(0.0, (1 - done) / (1 - warmup))
+    return max(0.0, 1 - done) / (1 - warmup) if warmup < 1 else 0.0
 
 
 def linear_schedule(optimizer, warmup: int, total: int):

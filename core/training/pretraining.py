@@ -41,9 +41,6 @@ class StepStats:
     nsp_acc: float
 
 
-# ---------------------------------------------------------------------------------------- data
-
-
 # --------------------------------------------------------------------------------------- model
 def small_bert_config(vocab_size: int, hidden: int = 128, layers: int = 2, heads: int = 2,
                       max_length: int = 128):

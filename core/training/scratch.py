@@ -9,6 +9,7 @@ sidebar then offers like any other model.
 """
 from __future__ import annotations
 
+import functools
 import os
 import random
 import tempfile
@@ -98,6 +99,7 @@ def documents(spec: ScratchSpec):
     return train, held or train[:1]
 
 
+@functools.cache
 def vocabulary_size() -> int:
     """Pieces in the lab's vocabulary (the embedded model's vocab.txt, one piece a line)."""
     from core.models.embedded import encoder_path
