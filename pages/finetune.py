@@ -19,7 +19,8 @@ from core.models.saved import zip_folder
 from core.training.finetune import estimate_seconds, finetune, measure_throughput
 from core.training.config import TrainConfig
 from core.models.classifiers import as_loaded, classify
-from pages._common import current_model, job_panel, job_running, jobs_caption, latest, name_box, new_model_dir, start_job
+from pages._common import (current_model, job_panel, job_running, jobs_caption, latest, name_box,
+                           new_model_dir, start_job)
 
 SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
 

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.offline import nltk_data
-from core.augment.techniques import MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, list_techniques, parse_recipe, unavailable_reason
+from core.augment.techniques import (MAX_WORDS, TECHNIQUES, augment_sentence, augment_texts, list_techniques,
+                                     parse_recipe, unavailable_reason)
 from core.augment.diff import change_summary, diff, diff_html
 from core.augment.contextual import contextual_augment, word_vocabulary
 from core.augment.dataset import augment_csv, augment_dataset, builtin_dataset

@@ -1,7 +1,8 @@
 """A fresh server's first seconds: the first students arrive together (issue 23).
 
 The test starts its own servers, so that what it sees is a server's very first requests: the
-home page and, less than half a second later, the seven other pages at the same moment. On a fresh server two script threads used to import torch, transformers and core in
+home page and, less than half a second later, the seven other pages at the same moment. On a
+fresh server two script threads used to import torch, transformers and core in
 different orders and one got a half-initialised module (ImportError shown to the student).
 `BERT_PLAYGROUND_FRESH_SERVERS` sets how many fresh servers it tries (default 2).
 """

@@ -11,7 +11,8 @@ import torch
 from conftest import ROOT, tiny_choice
 
 from core.inputs.datasets import LabelledTexts
-from core.training.distill import distill, distillation_loss, latencies_ms, logits_of, make_student, student_layer_ids, train_student
+from core.training.distill import (distill, distillation_loss, latencies_ms, logits_of, make_student,
+                                   student_layer_ids, train_student)
 from core.training.config import DistillConfig
 from core.models.classifiers import load_teacher
 from core.errors import UserError

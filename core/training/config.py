@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from core.errors import UserError
 
-MODES = ("lora", "partial", "full", "scratch")
+MODES = ("lora", "partial", "full", "scratch")  # what pretraining trains
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+METRICS = ("accuracy", "f1")  # what picks a fine-tune's best checkpoint
+LAYER_CHOICES = ("first", "spread")  # which teacher layers a distilled student keeps
 
 
 @dataclass
@@ -31,12 +34,6 @@ class PretrainConfig:
     lora_alpha: int = 64
     unfreeze_layers: int = 2  # mode "partial": top encoder blocks trained in full
     seed: int = 0
-
-
-PRECISIONS = ("auto", "no", "bf16", "fp16")
-
-
-METRICS = ("accuracy", "f1")
 
 
 @dataclass
@@ -74,9 +71,6 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
-
-
-LAYER_CHOICES = ("first", "spread")
 
 
 @dataclass

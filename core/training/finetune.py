@@ -24,7 +24,8 @@ from core.errors import UserError
 from core.models.arch import max_length_of
 from core.progress import Recorded, SilentReporter
 from core.models.classifiers import load_base_classifier
-from core.training.kit import BestCheckpoint, TrainResult, save_checkpoint, adamw, collate, evaluate, linear_schedule, make_accelerator, plan_batches, tokenize
+from core.training.kit import (BestCheckpoint, TrainResult, save_checkpoint, adamw, collate, evaluate,
+                               linear_schedule, make_accelerator, plan_batches, tokenize)
 from core.training.config import TrainConfig
 
 
