@@ -11,6 +11,7 @@ from core.training import pretraining as P
 
 from core.training import pretrain_data as D
 from core.errors import UserError
+from core.training.config import PretrainConfig
 from core.models.embedded import apply_adapter
 
 
@@ -108,7 +109,7 @@ def test_nsp_pairs_are_balanced_and_random_b_comes_from_another_document(tiny):
 def test_lora_adapter_merges_into_a_plain_model(tiny, tmp_path):
     """What the loader merges equals what peft computes with the adapter attached."""
     _, config = tiny
-    cfg = P.PretrainConfig(mode="lora", lora_rank=4, lora_alpha=8)
+    cfg = PretrainConfig(mode="lora", lora_rank=4, lora_alpha=8)
     model = P.prepare_model(tiny_model(config), cfg)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert not any("word_embeddings" in n for n in trainable)
@@ -134,7 +135,7 @@ def test_tiny_bert_learns_and_the_loop_reports_and_cancels(tiny):
     tokenizer, config = tiny
     torch.manual_seed(0)
     docs_ids = D.tokenize_documents(corpus_docs(), tokenizer)
-    cfg = P.PretrainConfig(mode="scratch", steps=60, batch_size=16, max_length=32, lr=3e-3, warmup=0.1)
+    cfg = PretrainConfig(mode="scratch", steps=60, batch_size=16, max_length=32, lr=3e-3, warmup=0.1)
     model = P.prepare_model(tiny_model(config), cfg)
     seen = []
     history = P.train(model, tokenizer, docs_ids, cfg, on_step=seen.append)

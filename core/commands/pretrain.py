@@ -75,9 +75,10 @@ def run(args) -> int:
     from core.models.embedded import ASSET_DIR, load_embedded
     from core.models.loading import quiet_transformers
     from core.training import pretraining as P
+    from core.training.config import PretrainConfig
 
     quiet_transformers()
-    cfg = P.PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(P.PretrainConfig) if hasattr(args, f.name)})
+    cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainConfig) if hasattr(args, f.name)})
     if cfg.steps < 1 or cfg.batch_size < 1 or not 8 <= cfg.max_length <= 512:
         raise UserError("--steps and --batch-size must be positive and --max-length within 8..512.")
     torch.manual_seed(cfg.seed)

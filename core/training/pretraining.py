@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from core.training.config import MODES, PretrainConfig  # noqa: F401  (re-exported)
+from core.training.config import MODES, PretrainConfig
 from core.training.kit import adamw, warmup_then_decay
 from core.training.pretrain_data import PretrainingCollator, make_pair_examples
 

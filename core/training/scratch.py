@@ -159,6 +159,7 @@ def pretrain(spec: ScratchSpec, reporter, samples: list[str] | None = None,
     from transformers import BertForPreTraining
 
     from core.training import pretraining as P
+    from core.training.config import PretrainConfig
 
     from core.training import pretrain_data as D
     spec.validate()
@@ -170,7 +171,7 @@ def pretrain(spec: ScratchSpec, reporter, samples: list[str] | None = None,
     held_ids = D.tokenize_documents(held_docs, tok)
     torch.manual_seed(spec.seed)
     model = BertForPreTraining(P.small_bert_config(len(tok), spec.hidden, spec.layers, spec.heads, spec.max_length))
-    cfg = P.PretrainConfig(mode="scratch", steps=spec.steps, batch_size=spec.batch_size,
+    cfg = PretrainConfig(mode="scratch", steps=spec.steps, batch_size=spec.batch_size,
                            max_length=spec.max_length, lr=spec.lr, seed=spec.seed)
     model = P.prepare_model(model, cfg)
     n_params = sum(p.numel() for p in model.parameters())
