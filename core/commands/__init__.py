@@ -6,6 +6,8 @@ The handler takes the parsed args and returns an exit code (0) after printing it
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 
 
 def add_sentence_arguments(parser, text_help: str) -> None:
@@ -35,3 +37,48 @@ def add_config_arguments(parser, config, helps: dict | None = None, flags: dict 
 def config_from_args(cls, args):
     """The dataclass `cls` filled from the parsed arguments `add_config_arguments` added."""
     return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+
+
+def read_lines(path: str) -> list[str]:
+    """The lines of a --file argument; a missing file is a UserError."""
+    from core.errors import UserError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().splitlines()
+    except OSError as err:
+        raise UserError(f"Cannot read '{path}': {err.strerror}.") from err
+
+
+def add_text_or_file(parser, text_help: str) -> None:
+    """TEXT or --file FILE (one text a line), and --json."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help=text_help)
+    source.add_argument("--file", help="one text per line; one JSON object per line out")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def each_text(args, work, show) -> int:
+    """`work(text)` for TEXT or every line of --file in one process; `show(result)` prints one.
+
+    With --file a line that fails prints {"error": ...} (JSON) or "line N: error: ..." and the
+    exit code is 2; with TEXT the UserError propagates (one line, exit 2).
+    """
+    from core.errors import UserError
+
+    if args.file is None:
+        show(work(args.text))
+        return 0
+    lines = read_lines(args.file)
+    failed = []
+    for n, text in enumerate(lines, 1):
+        try:
+            show(work(text))
+        except UserError as err:
+            failed.append((n, str(err)))
+            print(json.dumps({"error": str(err)}) if args.json else f"line {n}: error: {err}")
+    if failed:
+        print(f"error: {len(failed)} of {len(lines)} lines failed "
+              f"(first: line {failed[0][0]}: {failed[0][1]})", file=sys.stderr)
+        return 2
+    return 0

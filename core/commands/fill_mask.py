@@ -21,16 +21,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _lines(path: str) -> list[str]:
-    from core.errors import UserError
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().splitlines()
-    except OSError as err:
-        raise UserError(f"Cannot read '{path}': {err.strerror}.") from err
-
-
 def _show(result, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result.to_json()))
@@ -43,6 +33,7 @@ def _show(result, as_json: bool) -> None:
 
 
 def run(args) -> int:
+    from core.commands import read_lines
     from core.errors import UserError
     from core.explain.masked import fill_masks, prepare, require_mlm
     from core.models.loading import get_model
@@ -51,7 +42,7 @@ def run(args) -> int:
         raise UserError("--top-k must be at least 1.")
     loaded = get_model(args.model)
     require_mlm(loaded)
-    texts = [args.text] if args.file is None else _lines(args.file)
+    texts = [args.text] if args.file is None else read_lines(args.file)
     prepared, errors = [], {}
     for i, text in enumerate(texts):
         try:

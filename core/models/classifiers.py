@@ -55,8 +55,9 @@ def load_classifier(folder: Path | str):
                         "its classification head would be random. Fine-tune it first.")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True,
-                                                                   use_safetensors=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, local_files_only=True, use_safetensors=True,
+            attn_implementation="eager")  # so that the explain page can read its attention
     except (OSError, ValueError) as err:
         raise UserError(f"'{folder}' could not be loaded: {str(err).splitlines()[0]}") from err
     if not getattr(model.config, "id2label", None) or model.config.problem_type not in (None, "single_label_classification"):
@@ -64,6 +65,34 @@ def load_classifier(folder: Path | str):
     device = pick_device()
     model.to(device).eval()
     return LoadedModel(f"local:{folder}", "local", tokenizer, model, False, False, device)
+
+
+def open_classifier(choice: str):
+    """A trained classifier from a folder (a path or ``local:...``) or, online, from the hub."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.models.loading import LoadedModel, load_failed, pick_device, quiet_transformers, resolve
+
+    quiet_transformers()
+    folder = Path(choice.removeprefix("local:"))
+    if choice.startswith("local:") or folder.is_dir():
+        return load_classifier(folder)
+    source = resolve(choice)
+    try:
+        config = AutoConfig.from_pretrained(source.location, **source.hub_kwargs())
+        if not any(a.endswith("ForSequenceClassification") for a in config.architectures or []):
+            raise UserError(f"'{choice}' is not a sequence classifier on the hub: pick one such as "
+                            "'distilbert-base-uncased-finetuned-sst-2-english', or fine-tune your own.")
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source.location, use_safetensors=True, attn_implementation="eager", **source.hub_kwargs())
+    except UserError:
+        raise
+    except (OSError, ValueError) as err:
+        raise load_failed(source, err) from err
+    device = pick_device()
+    model.to(device).eval()
+    return LoadedModel(choice, "hub", tokenizer, model, False, False, device)
 
 
 def as_loaded(result):
