@@ -21,6 +21,7 @@ PAGES = [
     ("pages/inside_bert.py", "Inside BERT", "🔬"),
     ("pages/augment.py", "Augmentation", "🧪"),
     ("pages/finetune.py", "Fine-tuning", "🏋️"),
+    ("pages/explain.py", "Explain a prediction", "🔎"),
     ("pages/lab.py", "Pretraining lab", "🧫"),
 ]
 

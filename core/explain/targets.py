@@ -51,13 +51,19 @@ def label_target(loaded, label: str | None, predicted: str) -> Target:
     return Target("label", names.index(label), label)
 
 
-def mask_target(loaded, word: str | None, top: list[str]) -> Target:
-    """The word at the mask to explain: `word` if given (one token of the vocabulary), else the top guess."""
-    word = (word or "").strip() or top[0]
+def mask_target(loaded, word: str | None, top: list) -> Target:
+    """The word at the mask to explain: `word` if given (one token of the vocabulary, or one of the
+    model's guesses spelled as shown, like `##s`), else the top guess (`top`: masked.Prediction list)."""
+    word = (word or "").strip()
+    guesses = {p.token.strip(): p.token_id for p in top}
+    if not word:
+        return Target("mask", top[0].token_id, top[0].token.strip())
+    if word in guesses:
+        return Target("mask", guesses[word], word)
     ids = loaded.tokenizer(word, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
         raise UserError(f"'{word}' is {len(ids)} tokens for this model, not one word of its vocabulary; "
-                        f"try one of its own guesses: {', '.join(top[:5])}.")
+                        f"try one of its own guesses: {', '.join(list(guesses)[:5])}.")
     return Target("mask", ids[0], word)
 
 
@@ -67,8 +73,7 @@ def choose_target(loaded, text: str, label: str | None = None, mask_word: str | 
     if not (text or "").strip():
         raise UserError("Type a sentence first.")
     if masked:
-        top = [p.token.strip() for p in fill_mask(loaded, text, top_k=10).predictions[0]]
-        return mask_target(loaded, mask_word, top)
+        return mask_target(loaded, mask_word, fill_mask(loaded, text, top_k=10).predictions[0])
     require_classifier(loaded)
     probs = class_probabilities(loaded, [text])[0]
     return label_target(loaded, label, label_names(loaded)[int(probs.argmax())])
