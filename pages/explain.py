@@ -55,7 +55,7 @@ def cached_counterfactuals(choice: str, text: str, max_edits: int):
     return counterfactuals(cached_classifier(choice), cached_model(EMBEDDED), text, max_edits)
 
 
-def quick_finetune() -> None:
+def start_quick_finetune() -> None:
     """Fine-tune the sidebar's model on the built-in reviews in the background; the result becomes selectable."""
     base = current_model().choice
     name = next(n for n in (f"sentiment-quick-{i}" if i else "sentiment-quick" for i in range(100))
@@ -83,7 +83,7 @@ def pick_classifier() -> str | None:
         format_func=lambda c: c if c == HUB else f"{found[c]['name']} · {found[c]['type']} · {', '.join(found[c]['labels'])}")
     with right:
         st.write("")
-        st.button("⚡ Quick fine-tune", key="xp_quick", on_click=quick_finetune, disabled=job_running("xp_ft_job"),
+        st.button("⚡ Quick fine-tune", key="xp_quick", on_click=start_quick_finetune, disabled=job_running("xp_ft_job"),
                   help="Fine-tunes the sidebar's model (the embedded one by default) on the built-in reviews "
                        "in the background: about a minute on 2 cores, 81% validation accuracy for the embedded model.")
     quick_panel()
