@@ -7,6 +7,7 @@ import pytest
 from browser import PAGES
 from conftest import tiny_choice
 from hostile import HOSTILE_TEXTS
+from test_explain import toy_classifier
 from test_pages import open_page
 
 UI_TEXTS = ["empty", "whitespace", "one char", "10k words", "600 tokens", "emoji", "right-to-left",
@@ -23,7 +24,9 @@ def rendered_html(at) -> list[str]:
 @pytest.mark.parametrize("text_name", UI_TEXTS)
 @pytest.mark.parametrize("path", [p for p in PAGES if p != "pages/home.py"])
 def test_page_survives_hostile_text(path, text_name):
-    at = open_page(path, model_choice=tiny_choice("bert"))
+    # The explain page asks for its sentence once a classifier is picked.
+    extra = {"xp_classifier": f"local:{toy_classifier()}"} if path == "pages/explain.py" else {}
+    at = open_page(path, model_choice=tiny_choice("bert"), **extra)
     fields = [*at.main.text_area, *at.main.text_input]
     assert fields, f"{path} has no text field to try"
     for field in fields:

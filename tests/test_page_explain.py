@@ -73,10 +73,12 @@ def test_counterfactual_tab_lists_flips_as_diffs():
 
 
 def test_edit_and_compare_shows_both_predictions():
-    at = open_page("Edit and compare", **toy(xp_edit="i loved the park , it was cold ."))
+    at = open_page("Edit and compare", **toy(xp_edit="i loved the park , it was cold .", xp_edit_for=POSITIVE[1]))
     labels = [m.label for m in at.metric]
     assert labels == ["Original: p(positive)", "Edited: p(positive)"]
     assert at.metric[1].delta.startswith("-")
+    at.text_area(key="xp_text_False").set_value(POSITIVE[2]).run()  # a new sentence: the edit starts over
+    assert at.text_area(key="xp_edit").value == POSITIVE[2]
 
 
 def test_masked_word_mode_explains_the_top_guess_and_refuses_a_model_without_a_head(monkeypatch):
