@@ -38,8 +38,9 @@ def combine(probabilities: list[np.ndarray], method: str = "mean") -> np.ndarray
     return (votes + mean / (len(stack) + 1)).argmax(1)  # mean < 1 vote, so it only breaks ties
 
 
-def report(member_probs: dict[str, np.ndarray], labels: list[int]) -> dict:
-    """Accuracy of each member and of both ensembles, agreement, oracle, fixed/broken counts."""
+def report(member_probs: dict[str, np.ndarray], labels: list[int], stacked: np.ndarray | None = None) -> dict:
+    """Accuracy of each member and of both ensembles (and of stacking, given its (N, C) test
+    probabilities, see core.training.stacking), agreement, oracle, fixed/broken counts."""
     if len(member_probs) < 2:
         raise UserError("An ensemble needs at least two models.")
     y = np.asarray(labels)
@@ -48,8 +49,10 @@ def report(member_probs: dict[str, np.ndarray], labels: list[int]) -> dict:
     members = [{"model": n, "accuracy": round(float((preds[n] == y).mean()), 4)} for n in names]
     best = max(members, key=lambda m: m["accuracy"])["model"]
     out = {"members": members, "best_member": best}
-    for method in METHODS:
-        ensemble = combine(list(member_probs.values()), method)
+    combined = {method: combine(list(member_probs.values()), method) for method in METHODS}
+    if stacked is not None:
+        combined["stack"] = np.asarray(stacked).argmax(1)
+    for method, ensemble in combined.items():
         right, best_right = ensemble == y, preds[best] == y
         out[method] = {"accuracy": round(float(right.mean()), 4),
                        "fixed": int((right & ~best_right).sum()), "broken": int((~right & best_right).sum())}
@@ -89,31 +92,48 @@ def evaluate_members(folders: list[str], data: LabelledTexts, max_length: int = 
     return out
 
 
-def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, layers: int = 2, epochs: int = 2,
-                  out_root: Path | str | None = None, prefix: str = "member", reporter=None,
-                  base: str = "embedded") -> list[str]:
-    """Fine-tune `n` small classifiers (the first `layers` blocks of `base`, MiniLM by default), one seed each.
+def train_member(train: LabelledTexts, evaluation: LabelledTexts, seed: int, layers: int = 2, epochs: int = 2,
+                 base: str = "embedded", reporter=None, label: str = "member"):
+    """One small classifier: the first `layers` blocks of `base`, trained from seed `seed` (a TrainResult).
 
     Different seeds give different head initialisations and data orders, hence different mistakes.
-    Returns the saved folders (under runs/ by default).
     """
     from core.training.distill import make_student, train_student
     from core.training.config import DistillConfig
-    from core.models.loading import RUNS_DIR
     from core.models.classifiers import load_base_classifier
+
+    torch.manual_seed(seed)  # a different classification head per member
+    tokenizer, full = load_base_classifier(base, train.label_names)
+    cfg = DistillConfig(student_layers=layers, alpha=0.0, epochs=epochs, seed=seed)
+    student = make_student(full, layers, cfg.layer_choice)
+    del full
+    return train_student(student, tokenizer, train, evaluation, cfg, None, reporter, label=label), cfg
+
+
+def train_members(train: LabelledTexts, evaluation: LabelledTexts, n: int = 3, layers: int = 2, epochs: int = 2,
+                  out_root: Path | str | None = None, prefix: str = "member", reporter=None,
+                  base: str = "embedded") -> list[str]:
+    """Fine-tune and save `n` small classifiers (`train_member`, seeds 0..n-1); the saved folders
+    (under runs/ by default)."""
+    from core.models.loading import RUNS_DIR
     from core.training.kit import save_checkpoint
 
     reporter = reporter or SilentReporter()
     out_root = Path(out_root or RUNS_DIR)
     folders = []
     for seed in range(n):
-        torch.manual_seed(seed)  # a different classification head per member
-        tokenizer, full = load_base_classifier(base, train.label_names)
-        cfg = DistillConfig(student_layers=layers, alpha=0.0, epochs=epochs, seed=seed)
-        student = make_student(full, layers, cfg.layer_choice)
-        del full
-        result = train_student(student, tokenizer, train, evaluation, cfg, None,
-                               SubProgress(reporter, seed / n, (seed + 1) / n), label=f"{prefix}-{seed}")
+        result, cfg = train_member(train, evaluation, seed, layers, epochs, base,
+                                   SubProgress(reporter, seed / n, (seed + 1) / n), f"{prefix}-{seed}")
         folder = save_checkpoint(result, out_root / f"{prefix}-{seed}", cfg, source=f"{base}, first {layers} layers")
         folders.append(f"local:{folder}")
     return folders
+
+
+def member_fit(evaluation: LabelledTexts, seed: int, layers: int = 2, epochs: int = 2, base: str = "embedded"):
+    """`train_member` as a stacking member (core.training.stacking): fit(train, reporter) -> predict."""
+    from core.training.distill import score
+
+    def fit(train: LabelledTexts, reporter=None):
+        result, _ = train_member(train, evaluation, seed, layers, epochs, base, reporter, f"member-{seed}")
+        return lambda data: np.asarray(score(result.model, result.tokenizer, data).probabilities)
+    return fit
