@@ -3,6 +3,8 @@ from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
 
+from html import escape
+
 import pandas as pd
 import streamlit as st
 
@@ -14,6 +16,7 @@ from core.explain.faithfulness import RANDOM, dataset_faithfulness, sentence_fai
 from core.explain.masked import require_mlm
 from core.explain.targets import Target, choose_target, class_probabilities, label_names
 from core.figures.explain import attribution_html, deletion_figure, faithfulness_figure
+from core.figures.masked import plain_label
 from core.inputs.datasets import builtin_sentiment
 from core.jobs import JOBS
 from core.models.classifiers import list_classifiers, open_classifier
@@ -112,9 +115,10 @@ st.markdown(
 st.info("**What to expect.** Measured on the embedded model after the quick fine-tune (81% validation "
         "accuracy), over the 140 unseen test reviews (bench/RESULTS.md): deleting the top words of **occlusion** "
         "drops the probability by 0.38 on average and those of **integrated gradients** by 0.30; last-layer "
-        "attention (0.16) and rollout (0.12) do little better than random order (0.07), and gradient × input "
-        "(0.06) no better at all. 85% of the reviews flip with at most two word substitutions. The embedded "
-        "model's masked-word head is weak (MODEL_CARD.md), so its suggestions are not always fluent.")
+        "attention (0.16) and rollout (0.12) fall well short of them, though above random order (0.07), and "
+        "gradient × input (0.06) does no better than random. 85% of the reviews flip with at most two word "
+        "substitutions. The embedded model's masked-word head is weak (MODEL_CARD.md), so its suggestions are "
+        "not always fluent.")
 
 mode = st.radio("What to explain", [CLASSIFIER, MASKED], horizontal=True, key="xp_mode")
 if mode == CLASSIFIER:
@@ -127,9 +131,9 @@ if mode == CLASSIFIER:
 else:
     choice = current_model().choice
     try:
-        require_mlm(cached_model(choice))
+        require_mlm(current_model())
     except UserError as err:
-        st.info(f"🙈 {err} The Masked words page lists models that have one.")
+        st.info(f"🙈 {err} The Masked words page says which models have one.")
         st.stop()
 try:
     loaded = model_for(mode, choice)
@@ -160,7 +164,8 @@ except UserError as err:
 for note in explanation.notes:
     st.info(note)
 
-what = f"the label **{target.name}**" if mode == CLASSIFIER else f"the word **{target.name}** at the mask"
+shown_name = plain_label(target.name)  # a label or a typed word: never markdown
+what = f"the label **{shown_name}**" if mode == CLASSIFIER else f"the word **{shown_name}** at the mask"
 st.markdown(f"The model gives {what} a probability of **{explanation.probability:.1%}**.")
 
 tabs = st.tabs(["Attributions", "Is it faithful?", "Counterfactuals", "Edit and compare"], key="xp_tab",
@@ -177,7 +182,7 @@ with attributions_tab:
             m = st.columns(3)
             m[0].metric("Sum of IG attributions", f"{gap.attribution_sum:+.4f}")
             m[1].metric("f(sentence) − f(baseline)", f"{gap.difference:+.4f}")
-            m[2].metric("Completeness gap", f"{gap.gap:.1%}")
+            m[2].metric("Completeness gap", f"{gap.gap:.1%}", f"{gap.error:.4f} absolute", delta_color="off")
             if gap.gap > 0.05:
                 st.warning("The gap is above 5%: the path integral is not yet exact; raise the IG steps.")
             else:
@@ -238,8 +243,8 @@ with counterfactual_tab:
                     st.info(f"No flip among {found.tried} edited sentences: the label holds up to "
                             f"{max_edits} substitution(s).")
                 for flip in found.flips:
-                    edits = ", ".join(f"{old} → {new}" for _, old, new in flip.edits)
-                    st.html(f"<div style='margin:4px 0'><b>{flip.label}</b> ({flip.probability:.0%}) · "
+                    edits = ", ".join(f"{plain_label(old)} → {plain_label(new)}" for _, old, new in flip.edits)
+                    st.html(f"<div style='margin:4px 0'><b>{escape(flip.label)}</b> ({flip.probability:.0%}) · "
                             f"{len(flip.edits)} edit(s): {diff_html(found.text, flip.text)}</div>")
                     st.caption(edits)
                 st.caption(f"{found.tried} edited sentences scored.")
@@ -258,7 +263,7 @@ with edit_tab:
             left, right = st.columns(2)
             for column, shown, title in ((left, explanation, "Original"), (right, other, "Edited")):
                 with column:
-                    st.metric(f"{title}: p({target.name})", f"{shown.probability:.1%}",
+                    st.metric(f"{title}: p({shown_name})", f"{shown.probability:.1%}",
                               None if shown is explanation else f"{other.probability - explanation.probability:+.1%}")
                     if mode == CLASSIFIER:
                         probs = class_probabilities(loaded, [shown.text])[0]

@@ -15,10 +15,13 @@ from core.inputs.datasets import builtin_sentiment
 from core.training.distill import distill_builtin
 from core.training.config import DistillConfig
 from core.models.classifiers import list_classifiers, load_teacher
-from core.training.ensemble import evaluate_members, report, train_members
+from core.training.ensemble import evaluate_members, member_fit, report, train_members
+from core.training.stacking import stack
+from core.training.twins import GAP, PROMPT, TwinSpec, fill, generate, load_twin, train_twins
 from core.errors import UserError
+from core.figures.masked import plain_label
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
-                              pruning_curve, student_training)
+                              pruning_curve, student_training, twin_curves, visibility_figure)
 from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload, vocabulary_size
 from pages._common import job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job
 
@@ -30,8 +33,8 @@ st.markdown(
     "and **ensembles** (several models vote). Everything trains here, on this machine, while you watch; "
     "long work runs in the background and can be cancelled.")
 
-tab_pretrain, tab_distill, tab_prune, tab_ensemble = st.tabs(
-    ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles"])
+tab_pretrain, tab_distill, tab_prune, tab_ensemble, tab_twins = st.tabs(
+    ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles", "✍️ Decoder vs encoder"])
 
 
 classifiers = list_classifiers(my_runs_dir())
@@ -329,6 +332,22 @@ with tab_ensemble:
             return {"trained": members}
 
         start_job("lab_ensemble_job", "ensemble", members_work)
+    st.markdown(
+        "**Stacking** learns the combination instead: a logistic regression reads every member's probabilities "
+        "and predicts the label. It must learn from predictions on texts a member *never saw* — a member looks "
+        "perfect on texts it memorised — so each member is trained once per fold of the training split and "
+        "predicts the fold it left out; then once more on everything, for the test split.")
+    folds = st.slider("Folds", 2, 5, 3, key="en_folds", help="Each of the 3 members trains folds + 1 times.")
+    if st.button(f"▶ Stack 3 small members ({folds} folds: {3 * (folds + 1)} short trainings)", key="en_stack",
+                 disabled=job_running("lab_ensemble_job")):
+        def stack_work(job, folds=folds):
+            train = builtin_sentiment("train")
+            validation, test = (builtin_sentiment(s, train.label_names) for s in ("validation", "test"))
+            members = {f"member-{s}": member_fit(validation, s) for s in range(3)}
+            stacker, probs, stacked = stack(members, train, test, folds, reporter=job)
+            return {**report(probs, test.labels, stacked), "weights": stacker.weights()}
+
+        start_job("lab_ensemble_job", "ensemble", stack_work)
 
     def ensemble_done(job) -> None:
         result = job.result
@@ -340,13 +359,20 @@ with tab_ensemble:
             st.success(f"Trained {len(result['trained'])} members; they are now picked above. Press *Evaluate*.")
             return
         best = next(m for m in result["members"] if m["model"] == result["best_member"])
-        c = st.columns(4)
+        stacked = "stack" in result
+        c = st.columns(5 if stacked else 4)
         c[0].metric("Best member", f"{best['accuracy']:.1%}", result["best_member"], delta_color="off")
         c[1].metric("Ensemble (mean)", f"{result['mean']['accuracy']:.1%}",
                     f"{result['mean']['accuracy'] - best['accuracy']:+.1%} vs best member")
         c[2].metric("Ensemble (vote)", f"{result['vote']['accuracy']:.1%}",
                     f"{result['vote']['accuracy'] - best['accuracy']:+.1%} vs best member")
         c[3].metric("All members agree", f"{result['all_agree']:.1%}")
+        if stacked:
+            c[4].metric("Stacking", f"{result['stack']['accuracy']:.1%}",
+                        f"{result['stack']['accuracy'] - best['accuracy']:+.1%} vs best member")
+            st.dataframe(result["weights"], hide_index=True, width="stretch")
+            st.caption("How much the meta-classifier listens to each member: its share of all the weights, and per "
+                       "class the weight on that member's probability of the class (higher: trusted for it).")
         left, right = st.columns(2)
         left.plotly_chart(ensemble_bars(result), key="en_bars")
         right.plotly_chart(agreement_map(result), key="en_agreement")
@@ -358,3 +384,95 @@ with tab_ensemble:
         job_panel("lab_ensemble_job", finished=ensemble_done)
 
     ensemble_panel()
+
+
+# ================================================================================ decoder vs encoder
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_twin(folder: str):
+    """One copy per server process of a trained twin; sampling only reads it."""
+    return load_twin(folder)
+
+
+with tab_twins:
+    st.markdown(
+        "BERT is an **encoder**: every token sees the whole sentence, and it learned by filling gaps. GPT is a "
+        "**decoder**: a *causal mask* lets each token see only itself and the tokens before it, and it learned "
+        "by predicting the **next** token, which is what lets it write. Here the same from-scratch transformer "
+        "(the Inside BERT page's code, the output layer tied to the word embeddings) is trained both ways, on "
+        "the same text, for the same steps, from the same random start.")
+    c = st.columns(4)
+    tw_layers = c[0].slider("Layers", 1, 4, 2, key="tw_layers")
+    tw_hidden = c[1].select_slider("Hidden size", [32, 64, 128], 64, key="tw_hidden")
+    tw_steps = c[2].number_input("Steps", 10, 5_000, 300, step=50, key="tw_steps")
+    tw_docs = c[3].number_input("WordNet documents", 50, 20_000, 3000, step=500, key="tw_docs")
+    if st.button("▶ Train the twins", type="primary", key="tw_start", disabled=job_running("lab_twins_job")):
+        try:
+            tw_spec = TwinSpec(layers=tw_layers, hidden=tw_hidden, steps=int(tw_steps), max_documents=int(tw_docs))
+            tw_spec.validate()
+            tw_dir = new_model_dir(f"twins-{uuid4().hex[:4]}")
+            start_job("lab_twins_job", "twins", lambda job: train_twins(tw_spec, job, tw_dir))
+        except UserError as err:
+            st.error(str(err))
+
+    def twins_live(events: list[dict]) -> None:
+        steps_seen = [e for e in events if e.get("type") == "step"]
+        if steps_seen:
+            st.plotly_chart(twin_curves(steps_seen), key="tw_curves")
+        sample = latest(events, "sample")
+        if sample:
+            st.caption(f"Step {sample['step']}: the decoder continues “{PROMPT}” with "
+                       f"“{plain_label(sample['continuation'])}”; the encoder fills “{plain_label(GAP)}” with "
+                       f"{', '.join(plain_label(g) for g in sample['gap'])}.")
+
+    def twins_done(job) -> None:
+        st.session_state["tw_out"] = job.result["out"]
+        twins_live(list(job.events))
+        tail = job.result["history"][-10:]
+        final = {k: sum(h[k] for h in tail) / len(tail) for k in ("decoder", "encoder")}
+        lower = min(final, key=final.get)
+        st.caption(f"{job.result['train_s']:.0f} s for both · loss over the last {len(tail)} steps: decoder "
+                   f"{final['decoder']:.2f}, encoder {final['encoder']:.2f} nats per predicted token. The {lower}'s "
+                   "is lower" + (": it sees both sides of each gap, the decoder only what came before."
+                                 if lower == "encoder" else ": with few steps the encoder has had fewer questions "
+                                 "(15% of the tokens of a batch, the decoder all of them)."))
+
+    @st.fragment(run_every=1 if job_running("lab_twins_job") else None)
+    def twins_panel():
+        job_panel("lab_twins_job", twins_live, twins_done, prefix="tw")
+
+    twins_panel()
+    out = st.session_state.get("tw_out")
+    if out:
+        decoder, tok, _ = cached_twin(out["decoder"])
+        encoder, _, _ = cached_twin(out["encoder"])
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Decoder: continue a text")
+            prompt = st.text_input("Prompt", PROMPT, key="tw_prompt", max_chars=200)
+            g = st.columns(4)
+            max_new = g[0].slider("New tokens", 1, 40, 12, key="tw_new")
+            temperature = g[1].slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="tw_temp")
+            top_k = g[2].slider("Top-k (0 = all)", 0, 50, 10, key="tw_topk")
+            seed = g[3].number_input("Seed", 0, 10_000, 0, key="tw_seed")
+            try:
+                text, steps = generate(decoder, tok, prompt, max_new, temperature, top_k, int(seed))
+                st.code(text, language=None, wrap_lines=True)  # user text: never markdown
+                st.dataframe(pd.DataFrame([{"step": i + 1, "sampled": s.token, "its probability": s.probability,
+                                            "the distribution it was drawn from": " · ".join(
+                                                f"{t} {p:.0%}" for t, p in s.candidates[:6])}
+                                           for i, s in enumerate(steps)]), hide_index=True, width="stretch")
+            except UserError as err:
+                st.warning(str(err))
+        with right:
+            st.subheader("Encoder: fill a gap")
+            gap = st.text_input("Sentence with [MASK]", GAP, key="tw_gap", max_chars=200)
+            try:
+                for i, guesses in enumerate(fill(encoder, tok, gap)):
+                    st.caption(f"Mask {i + 1}: " + " · ".join(f"{plain_label(g['token'])} {g['probability']:.0%}"
+                                                              for g in guesses))
+            except UserError as err:
+                st.warning(str(err))
+        tokens = tok.convert_ids_to_tokens(tok(prompt or PROMPT)["input_ids"])[:16]
+        m = st.columns(2)
+        m[0].plotly_chart(visibility_figure(tokens, causal=True), key="tw_mask_causal")
+        m[1].plotly_chart(visibility_figure(tokens, causal=False), key="tw_mask_full")

@@ -12,11 +12,11 @@ import torch
 from conftest import ARCHS, tiny_choice
 from core.cli import main
 from core.errors import UserError
-from core.explain.attributions import METHODS, explain, integrated_gradients, prepared
+from core.explain.attributions import METHODS, explain, integrated_gradients
 from core.explain.counterfactual import counterfactuals
 from core.explain.faithfulness import RANDOM, dataset_faithfulness, sentence_faithfulness
-from core.explain.targets import Target, choose_target, embedding_forward, probabilities, require_classifier
-from core.explain.words import split_words, token_words
+from core.explain.targets import Target, choose_target, probabilities, require_classifier
+from core.explain.words import prepare_text, split_words
 from core.jobs import JobManager
 from core.models.classifiers import open_classifier
 from core.models.loading import get_model
@@ -78,8 +78,16 @@ def test_words_split_remove_keep_and_replace():
     assert words.replaced({1: "worry", 4: "fine"}) == "Don't worry, it's fine!"
 
 
+def test_removing_a_word_keeps_the_rest_of_the_spacing():
+    words = split_words("One  two\nthree   four")  # a deleted word takes one space with it, no more
+    assert words.without([1]) == "One  three   four" and words.without([2]) == "One  two\n  four"
+    assert words.without([0]) == "two\nthree   four" and words.without([3]) == "One  two\nthree"
+    assert words.without([1, 2]) == "One    four"
+
+
 def test_tokens_map_to_their_words(classifier):
-    words, tokens, ids, token_word, _ = prepared(classifier, "the cats sat on the mat .")
+    p = prepare_text(classifier, "the cats sat on the mat .")
+    tokens, token_word = p.tokens, p.token_word
     assert tokens[0] == "[CLS]" and token_word[0] is None and token_word[-1] is None
     pieces = [tokens[i] for i, w in enumerate(token_word) if w == 1]  # "cats" is split by the toy vocabulary
     assert "".join(p.removeprefix("##") for p in pieces) == "cats" and len(pieces) > 1
@@ -88,7 +96,7 @@ def test_tokens_map_to_their_words(classifier):
 @pytest.mark.parametrize("baseline", ["pad", "mask"])
 def test_integrated_gradients_are_complete_at_100_steps(classifier, baseline):
     target = choose_target(classifier, POSITIVE[1])
-    _, _, ids, _, _ = prepared(classifier, POSITIVE[1])
+    ids = prepare_text(classifier, POSITIVE[1]).ids
     scores, check = integrated_gradients(classifier, target, ids, steps=100, baseline=baseline)
     assert abs(check.difference) > 0.05  # the test means something only if the baseline scores differently
     assert check.gap < 0.05 and check.attribution_sum == pytest.approx(float(scores.sum()))
@@ -101,7 +109,7 @@ def test_ig_on_embeddings_equals_layer_integrated_gradients(classifier):
     from captum.attr import LayerIntegratedGradients
 
     target = choose_target(classifier, POSITIVE[0])
-    _, _, ids, _, _ = prepared(classifier, POSITIVE[0])
+    ids = prepare_text(classifier, POSITIVE[0]).ids
     ours, _ = integrated_gradients(classifier, target, ids, steps=32, baseline="pad")
     private = copy.deepcopy(classifier.model)
     baseline = ids.clone()
@@ -130,14 +138,15 @@ def test_every_method_scores_every_word_of_a_classifier_prediction(classifier):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_masked_word_explanations_on_every_architecture(arch):
     loaded = get_model(tiny_choice(arch))
-    text = f"the cat sat on the {loaded.tokenizer.mask_token} ."
+    text = "the cat sat on the [MASK] ."  # typed as BERT writes it, whatever the model's own mask token
     target = choose_target(loaded, text, masked=True)
     e = explain(loaded, text, target, steps=16)
     assert target.kind == "mask" and len(e.words) == 7
     mask_word = e.words.words.index(loaded.tokenizer.mask_token)
+    assert e.text == text.replace("[MASK]", loaded.tokenizer.mask_token)
     assert e.fixed == {mask_word} and all(s[mask_word] == 0 for s in e.scores.values())
     assert e.completeness.gap < 0.05
-    assert e.probability == pytest.approx(float(probabilities(loaded, target, [text])[0]), rel=1e-4)
+    assert e.probability == pytest.approx(float(probabilities(loaded, target, [e.text])[0]), rel=1e-4)
 
 
 def test_deleting_the_top_two_ig_words_hurts_more_than_two_random_ones(classifier):
@@ -212,6 +221,12 @@ def test_bad_settings_and_targets_are_refused(classifier, tiny_bert):
         choose_target(masked, "the [MASK] sat .", mask_word="catsss", masked=True)
 
 
+def test_a_mask_beyond_the_explained_tokens_is_named(tiny_bert):
+    loaded = get_model(tiny_bert)
+    with pytest.raises(UserError, match="beyond the part of the text that is explained"):
+        choose_target(loaded, "the cat sat . " * 40 + "the [MASK] .", masked=True)
+
+
 def test_a_very_long_text_is_explained_up_to_the_limit_with_a_notice(classifier):
     text = " ".join(["the film was wonderful ."] * 2_000)  # 10,000 words
     e = explain(classifier, text, choose_target(classifier, text), ("occlusion",), steps=4)
@@ -223,8 +238,6 @@ def test_no_gradient_is_left_on_the_shared_model(classifier):
     text = POSITIVE[0]
     explain(classifier, text, choose_target(classifier, text), steps=8)
     assert all(p.grad is None for p in classifier.model.parameters())
-    forward = embedding_forward(classifier, choose_target(classifier, text), prepared(classifier, text)[2])
-    assert callable(forward)
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:

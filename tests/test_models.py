@@ -100,3 +100,29 @@ def test_cli_errors_are_one_line():
     out = run_cli("no-such-command")
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_memory_estimate_counts_the_real_parameters_and_a_model_too_big_is_refused(tiny_any, monkeypatch):
+    import psutil
+
+    from core.models.loading import estimated_bytes, get_model, load_model, require_memory, resolve
+
+    loaded = get_model(tiny_any)
+    assert estimated_bytes(loaded.config) == 4 * sum(p.numel() for p in loaded.model.parameters())
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("Memory", (), {"available": 10_000})())
+    with pytest.raises(UserError, match=r"needs about 0\.0 GB to load \(0M parameters in float32\); this machine "
+                                         r"has 0\.0 GB free"):
+        require_memory(resolve(tiny_any), loaded.config)
+    with pytest.raises(UserError, match="Pick a smaller model"):
+        load_model(tiny_any)
+
+
+def test_the_family_presets_and_org_ids_are_hub_ids():
+    """"org/name" is a hub id (it used to be read as a folder and refused); a path written as one is not."""
+    from core.models.loading import HUB_PRESETS, resolve
+
+    for choice in ("bert-large-uncased", "distilroberta-base", "google/bert_uncased_L-4_H-256_A-4"):
+        assert choice in HUB_PRESETS and resolve(choice).kind == "hub"
+    assert resolve("prajjwal1/bert-tiny").kind == "hub"
+    with pytest.raises(UserError, match="outside the model folders"):
+        resolve("./prajjwal1/bert-tiny")

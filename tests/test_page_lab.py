@@ -47,9 +47,10 @@ def finish(at: AppTest, key: str, timeout: float = 240):
 
 def test_every_tab_renders_on_first_open():
     at = open_lab()
-    assert [t.label for t in at.tabs] == ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles"]
+    assert [t.label for t in at.tabs] == ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles",
+                                          "✍️ Decoder vs encoder"]
     text = " ".join(m.value for m in at.markdown)
-    for phrase in ("masked words", "Knowledge distillation", "Michel et al.", "oracle"):
+    for phrase in ("masked words", "Knowledge distillation", "Michel et al.", "oracle", "causal mask", "Stacking"):
         assert phrase in text
     assert at.button(key="pt_start") and at.button(key="kd_start")
     assert not at.error
@@ -111,3 +112,46 @@ def test_distill_prune_and_ensemble_jobs_finish(lab_models):
     assert job.status == "done", job.error
     assert job.result["members"][0]["accuracy"] >= 0 and 0 <= job.result["mean"]["accuracy"] <= 1
     assert any(m.label == "Ensemble (mean)" for m in at.metric)
+
+
+def test_stacking_trains_members_fold_by_fold_and_shows_the_weights(monkeypatch):
+    import functools
+
+    import core.training.ensemble as ensemble
+    from test_trainer import tiny_words_choice
+
+    monkeypatch.setattr(ensemble, "member_fit", functools.partial(  # tiny members: CI time
+        ensemble.member_fit, base=tiny_words_choice(), layers=1, epochs=1))
+    at = open_lab()
+    at.slider(key="en_folds").set_value(2).run()
+    assert "9 short trainings" in at.button(key="en_stack").label
+    at.button(key="en_stack").click().run()
+    job = finish(at, "lab_ensemble_job")
+    assert job.status == "done", job.error
+    assert [w["member"] for w in job.result["weights"]] == ["member-0", "member-1", "member-2"]
+    assert any(m.label == "Stacking" for m in at.metric) and "stack" in job.result
+
+
+def test_the_twins_train_then_the_decoder_generates_and_the_encoder_fills(tmp_path, monkeypatch):
+    import core.models.loading as models
+
+    monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
+    at = open_lab()
+    at.slider(key="tw_layers").set_value(1)
+    at.select_slider(key="tw_hidden").set_value(32)
+    at.number_input(key="tw_steps").set_value(10)
+    at.number_input(key="tw_docs").set_value(50).run()
+    at.button(key="tw_start").click().run()
+    job = finish(at, "lab_twins_job")
+    assert job.status == "done", job.error
+    history = job.result["history"]
+    assert len(history) == 10 and history[-1]["decoder"] < history[0]["decoder"]
+    assert set(job.result["out"]) == {"decoder", "encoder"}
+    table = next(d.value for d in at.dataframe if "sampled" in d.value.columns)
+    assert 1 <= len(table) <= 12 and table["its probability"].between(0, 1).all()
+    assert any(c.value.startswith("Mask 1:") for c in at.caption)
+    assert at.code[0].value.startswith("a dog is")
+    at.slider(key="tw_topk").set_value(1).run()  # greedy: the same text whatever the seed
+    greedy = at.code[0].value
+    at.number_input(key="tw_seed").set_value(7).run()
+    assert at.code[0].value == greedy and not at.exception

@@ -48,6 +48,8 @@ def read_lines(path: str) -> list[str]:
             return fh.read().splitlines()
     except OSError as err:
         raise UserError(f"Cannot read '{path}': {err.strerror}.") from err
+    except UnicodeDecodeError as err:
+        raise UserError(f"'{path}' is not UTF-8 text (byte {err.start} cannot be read).") from err
 
 
 def add_text_or_file(parser, text_help: str) -> None:

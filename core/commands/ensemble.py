@@ -29,7 +29,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from core.errors import UserError
     from core.inputs.datasets import builtin_sentiment
-    from core.progress import StderrReporter
+    from core.progress import StderrReporter, SubProgress
     from core.training.ensemble import evaluate_members, member_fit, report
     from core.training.stacking import stack
 
@@ -51,7 +51,9 @@ def run(args) -> int:
             stacker, probs, stacked = stack(members, train, test, args.folds, reporter=reporter)
             weights = stacker.weights()
         else:  # no meta-classifier to teach: each member trains once
-            probs, stacked = {name: fit(train, reporter)(test) for name, fit in members.items()}, None
+            probs = {name: fit(train, SubProgress(reporter, i / len(members), (i + 1) / len(members)))(test)
+                     for i, (name, fit) in enumerate(members.items())}
+            stacked = None
     result = report(probs, test.labels, stacked)
     if weights is not None:
         result["weights"] = weights

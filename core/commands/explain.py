@@ -2,8 +2,9 @@
 [--target LABEL | --mask-word W] [--json]`: which words made the model say it, by five explainers.
 
 JSON: {"model", "label", "probability", "words": [...], "methods": {name: [score per word]},
-"completeness_gap"}. With --mask-word (or a [MASK] in the text and no classifier) the explained
-probability is the MLM head's for that word at the mask; --model then defaults to embedded.
+"completeness_gap", "notes"}. With --mask-word W the explained probability is the MLM head's for W
+at the text's one [MASK] (`--mask-word ""`: its top guess); --model then defaults to embedded and
+--target does not apply.
 """
 from __future__ import annotations
 
@@ -58,12 +59,15 @@ def _show(explanation, as_json: bool) -> None:
 
 
 def run(args) -> int:
+    from core.errors import UserError
     from core.explain.attributions import METHODS, check_settings, explain
     from core.explain.targets import choose_target
 
     methods = METHODS if args.method == "all" else (args.method,)
     check_settings(args.steps, args.baseline, methods)
     masked = args.mask_word is not None
+    if masked and args.target:
+        raise UserError("--target names a classifier's label; with --mask-word the word is the target.")
     loaded = explained_model(args, masked)
 
     def work(text: str):

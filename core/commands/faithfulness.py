@@ -37,7 +37,7 @@ def texts_to_measure(source: str, text_column: str, n: int) -> list[str]:
         raise UserError(f"Cannot read '{source}' as a CSV: {str(err).splitlines()[0]}") from err
     if text_column not in frame.columns:
         raise UserError(f"'{source}' has no column '{text_column}' (it has {', '.join(map(str, frame.columns))}).")
-    texts = [t for t in frame[text_column].astype(str) if t.strip()]
+    texts = [t for t in frame[text_column].dropna().astype(str) if t.strip()]
     return texts[:n] if len(texts) <= n else list(pd.Series(texts).sample(n, random_state=0))
 
 

@@ -4,7 +4,8 @@
   a in [0, 1] of df/dx_i at b + a (x - b), on the word embeddings x (n, d), with a baseline b that
   puts `[PAD]` or `[MASK]` at every word. *Completeness*: the attributions sum to f(x) - f(b), so
   the gap between the two says whether `steps` was enough.
-- **Gradient x input**: x_i . df/dx_i, the first-order (one step) version of the same idea.
+- **Gradient x input**: x_i . df/dx_i, the gradient at the sentence alone (one step from a zero
+  baseline), so it says nothing about what happens once the probability has saturated.
 - **Occlusion**: f(x) - f(x without word i), leaving one word out at a time.
 - **Attention**: how much the last layer's `[CLS]` (or `[MASK]`) row attends to each word, averaged
   over heads; **rollout** (Abnar & Zuidema 2020) multiplies the layers' (A + I)/2 together.
@@ -25,14 +26,13 @@ from captum.attr import InputXGradient, IntegratedGradients
 from core.errors import UserError
 from core.explain.attention import compute_attention, rollout
 from core.explain.targets import Target, embedding_forward, probabilities
-from core.explain.words import Words, split_words, token_words
+from core.explain.words import Words, prepare_text
 
 METHODS = ("ig", "grad-input", "occlusion", "attention", "rollout")
 TITLES = {"ig": "Integrated gradients", "grad-input": "Gradient × input", "occlusion": "Occlusion (leave one out)",
           "attention": "Last-layer attention", "rollout": "Attention rollout"}
 BASELINES = ("pad", "mask")
 MAX_STEPS = 1000
-MAX_TOKENS = 128  # occlusion runs one pass per word: a long text is explained up to here
 IG_ROWS = 2048  # tokens x interpolation steps per IG batch: bounds memory on long sentences
 
 
@@ -44,9 +44,14 @@ class Completeness:
     difference: float  # f(x) - f(baseline)
 
     @property
+    def error(self) -> float:
+        return abs(self.attribution_sum - self.difference)
+
+    @property
     def gap(self) -> float:
-        """|sum - difference| as a fraction of |difference| (0.05 = 5%)."""
-        return abs(self.attribution_sum - self.difference) / max(abs(self.difference), 1e-6)
+        """The error as a fraction of |difference| (0.05 = 5%), with |difference| counted as at least
+        0.01: when the baseline scores the same as the sentence, there is nothing to be complete about."""
+        return self.error / max(abs(self.difference), 0.01)
 
 
 @dataclass
@@ -82,30 +87,7 @@ def check_settings(steps: int, baseline: str, methods) -> None:
         raise UserError(f"The baseline must be one of {', '.join(BASELINES)}.")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise UserError(f"Pick explainers among {', '.join(METHODS)}.")
-
-
-def prepared(loaded, text: str) -> tuple[Words, list[str], torch.Tensor, list[int | None], list[str]]:
-    """(words, tokens, input ids, token -> word, notes) for `text` cut to what is explained."""
-    text = (text or "").strip()
-    tok = loaded.tokenizer
-    limit = min(MAX_TOKENS, loaded.max_length)
-    enc = tok(text, truncation=True, max_length=limit, return_offsets_mapping=True)
-    n_full = len(tok(text, truncation=False)["input_ids"])
-    notes = []
-    special = set(tok.all_special_ids) - {tok.unk_token_id, tok.mask_token_id}
-    kept = [o for o, i in zip(enc["offset_mapping"], enc["input_ids"]) if i not in special and o[1] > o[0]]
-    if not kept:
-        raise UserError("There is nothing to explain: type a sentence with some words in it.")
-    if n_full > limit:
-        notes.append(f"Your text needs {n_full} tokens; explanations cover the first {limit} "
-                     f"(up to “…{text[max(0, kept[-1][1] - 30):kept[-1][1]]}”).")
-        text = text[:kept[-1][1]]
-    words = split_words(text, whole=[tok.mask_token])
-    enc = tok(text, truncation=True, max_length=limit, return_offsets_mapping=True)
-    ids = torch.tensor([enc["input_ids"]], device=loaded.device)
-    offsets = [tuple(o) if i not in special else (0, 0) for o, i in zip(enc["offset_mapping"], enc["input_ids"])]
-    return words, tok.convert_ids_to_tokens(enc["input_ids"]), ids, token_words(offsets, words), notes
+        raise UserError("Pick at least one explainer: " + ", ".join(f"{TITLES[m]} ({m})" for m in METHODS) + ".")
 
 
 def per_word(token_scores: np.ndarray, token_word: list[int | None], n_words: int) -> np.ndarray:
@@ -117,14 +99,15 @@ def per_word(token_scores: np.ndarray, token_word: list[int | None], n_words: in
     return out
 
 
-def _baseline_ids(loaded, ids: torch.Tensor, baseline: str) -> torch.Tensor:
+def _baseline_ids(loaded, ids: torch.Tensor, baseline: str, keep_mask: bool) -> torch.Tensor:
+    """Every word token replaced by [PAD] or [MASK]; [CLS]/[SEP] (and the explained [MASK]) kept."""
     tok = loaded.tokenizer
     framing = torch.tensor([i in (tok.cls_token_id, tok.sep_token_id, tok.bos_token_id, tok.eos_token_id)
                             for i in ids[0].tolist()], device=ids.device)
     fill = tok.pad_token_id if baseline == "pad" else tok.mask_token_id
     out = ids.clone()
     out[0, ~framing] = fill
-    if (ids == tok.mask_token_id).any():  # a masked-word target keeps its mask in the baseline
+    if keep_mask:  # a masked-word target keeps its mask in the baseline
         out[ids == tok.mask_token_id] = tok.mask_token_id
     return out
 
@@ -135,10 +118,9 @@ def integrated_gradients(loaded, target: Target, ids: torch.Tensor, steps: int =
     forward = embedding_forward(loaded, target, ids)
     embed = loaded.model.get_input_embeddings()
     with torch.no_grad():
-        x, b = embed(ids), embed(_baseline_ids(loaded, ids, baseline))
+        x, b = embed(ids), embed(_baseline_ids(loaded, ids, baseline, target.kind == "mask"))
     per_batch = max(1, IG_ROWS // ids.shape[1])
-    attributions, delta = IntegratedGradients(forward).attribute(
-        x, baselines=b, n_steps=steps, internal_batch_size=per_batch, return_convergence_delta=True)
+    attributions = IntegratedGradients(forward).attribute(x, baselines=b, n_steps=steps, internal_batch_size=per_batch)
     with torch.no_grad():
         difference = float(forward(x) - forward(b))
     scores = attributions.sum(-1)[0].detach().float().cpu().numpy()
@@ -172,10 +154,17 @@ def attention_scores(loaded, text: str, row: int, n_tokens: int) -> dict[str, np
 def explain(loaded, text: str, target: Target, methods=METHODS, steps: int = 50, baseline: str = "pad") -> Explanation:
     """Explain `target`'s probability on `text` with each method in `methods`."""
     check_settings(steps, baseline, methods)
-    words, tokens, ids, token_word, notes = prepared(loaded, text)
-    if target.kind == "mask" and int((ids == loaded.tokenizer.mask_token_id).sum()) != 1:
-        raise UserError("Explain one masked word at a time: write exactly one [MASK] in the sentence.")
-    mask_words = frozenset(w for w, t in zip(token_word, ids[0].tolist()) if t == loaded.tokenizer.mask_token_id)
+    prepared = prepare_text(loaded, text)
+    words, tokens, ids, token_word = prepared.words, prepared.tokens, prepared.ids, prepared.token_word
+    mask_id = loaded.tokenizer.mask_token_id
+    mask_words = frozenset()
+    if target.kind == "mask":
+        masks = int((ids == mask_id).sum())
+        if masks == 0:
+            raise UserError("The [MASK] lies beyond the part of the text that is explained; shorten the text before it.")
+        if masks != 1:
+            raise UserError("Explain one masked word at a time: write exactly one [MASK] in the sentence.")
+        mask_words = frozenset(w for w, t in zip(token_word, ids[0].tolist()) if t == mask_id)
     full = float(probabilities(loaded, target, [words.text])[0])
     token_scores: dict[str, np.ndarray] = {}
     completeness = None
@@ -188,7 +177,7 @@ def explain(loaded, text: str, target: Target, methods=METHODS, steps: int = 50,
         scores["occlusion"] = occlusion(loaded, target, words, full, mask_words)
         token_scores["occlusion"] = np.array([0.0 if w is None else scores["occlusion"][w] for w in token_word])
     if {"attention", "rollout"} & set(methods):
-        row = 0 if target.kind == "label" else int((ids[0] == loaded.tokenizer.mask_token_id).nonzero()[0, 0])
+        row = 0 if target.kind == "label" else int((ids[0] == mask_id).nonzero()[0, 0])
         for name, s in attention_scores(loaded, words.text, row, len(tokens)).items():
             if name in methods:
                 token_scores[name], scores[name] = s, per_word(s, token_word, len(words))
@@ -197,4 +186,4 @@ def explain(loaded, text: str, target: Target, methods=METHODS, steps: int = 50,
             s[w] = 0.0
     order = [m for m in METHODS if m in scores]
     return Explanation(loaded.choice, target, full, words, tokens, token_word, {m: scores[m] for m in order},
-                       {m: token_scores[m] for m in order}, completeness, mask_words, notes)
+                       {m: token_scores[m] for m in order}, completeness, mask_words, prepared.notes)

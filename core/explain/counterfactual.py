@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import UserError
-from core.explain.attributions import occlusion, prepared
+from core.explain.attributions import occlusion
 from core.explain.masked import fill_masks, prepare, require_mlm
 from core.explain.targets import class_probabilities, label_names, label_target, require_classifier
-from core.explain.words import Words
+from core.explain.words import Words, prepare_text
 
 MAX_EDITS = 3
 
@@ -51,12 +51,14 @@ class Counterfactuals:
 
 
 def _styled(word: str, like: str) -> str:
-    return word.capitalize() if like[:1].isupper() else word
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
 
 
 def suggestions(suggester, words: Words, positions: list[int], k: int) -> dict[int, list[str]]:
-    """Up to `k` alphabetic replacements for each word at `positions`, from the MLM `suggester`."""
+    """Up to `k` alphabetic replacements for each word at `positions`, from the MLM `suggester`
+    (whole words only: no `##ing` pieces, and for byte-level BPE only tokens that start a word)."""
     require_mlm(suggester)
+    word_start = suggester.model_type == "roberta"
     mask = suggester.tokenizer.mask_token
     masked = [prepare(suggester, words.replaced({i: mask})) for i in positions]
     results = fill_masks(suggester, masked, top_k=4 * k)
@@ -66,7 +68,7 @@ def suggestions(suggester, words: Words, positions: list[int], k: int) -> dict[i
         seen, picks = {old.lower()}, []
         for p in result.predictions[0]:
             word = p.token.strip()
-            if word.isalpha() and word.lower() not in seen and len(picks) < k:
+            if (not word_start or p.token.startswith(" ")) and word.isalpha() and word.lower() not in seen and len(picks) < k:
                 seen.add(word.lower())
                 picks.append(_styled(word, old))
         out[i] = picks
@@ -79,7 +81,7 @@ def counterfactuals(classifier, suggester, text: str, max_edits: int = 2, words_
     require_classifier(classifier)
     if not 1 <= max_edits <= MAX_EDITS:
         raise UserError(f"Allow between 1 and {MAX_EDITS} edited words.")
-    words, *_ = prepared(classifier, text)
+    words = prepare_text(classifier, text).words
     names = label_names(classifier)
     probs = class_probabilities(classifier, [words.text])[0]
     original = int(probs.argmax())

@@ -6,8 +6,7 @@ fraction q of the words, with f the target's probability:
 - comprehensiveness(q) = f(x) - f(x without the top k)   (high: the top words were needed)
 - sufficiency(q)       = f(x) - f(only the top k)        (low: the top words were enough)
 
-each averaged over ERASER's fractions q in {1, 5, 10, 20, 50%} (AOPC, DeYoung et al. 2020; the
-same definition as ferret's). An attention map that scores no better than random order is a
+each averaged over ERASER's fractions q in {1, 5, 10, 20, 50%} (AOPC, DeYoung et al. 2020). An attention map that scores no better than random order is a
 picture, not an explanation: this module measures that instead of assuming it.
 """
 from __future__ import annotations
@@ -18,7 +17,7 @@ import numpy as np
 
 from core.errors import UserError
 from core.explain.attributions import METHODS, Explanation, explain
-from core.explain.targets import class_probabilities, label_names, label_target, probabilities, require_classifier
+from core.explain.targets import choose_target, probabilities, require_classifier
 
 BINS = (0.01, 0.05, 0.1, 0.2, 0.5)
 RANDOM = "random"
@@ -103,21 +102,26 @@ def dataset_faithfulness(loaded, texts: list[str], methods=METHODS, steps: int =
     require_classifier(loaded)
     if not texts:
         raise UserError("There are no texts to measure faithfulness on.")
-    names = label_names(loaded)
-    predicted = class_probabilities(loaded, texts).argmax(-1)
     comp: dict[str, list[float]] = {}
     suff: dict[str, list[float]] = {}
+    skipped = 0
     for i, text in enumerate(texts):
         if reporter is not None:
             reporter.check_cancelled()
             reporter.report(i / len(texts), f"Explaining text {i + 1} of {len(texts)}…")
-        target = label_target(loaded, names[predicted[i]], names[predicted[i]])
-        result = sentence_faithfulness(loaded, explain(loaded, text, target, methods, steps, baseline), seed + i)
+        try:
+            target = choose_target(loaded, text)  # the label it predicts for the text as explained
+            result = sentence_faithfulness(loaded, explain(loaded, text, target, methods, steps, baseline), seed + i)
+        except UserError:  # a text with no words to remove: counted, not fatal
+            skipped += 1
+            continue
         for m in result.comprehensiveness:
             comp.setdefault(m, []).append(result.comprehensiveness[m])
             suff.setdefault(m, []).append(result.sufficiency[m])
+    if not comp:
+        raise UserError("None of these texts has words to remove, so faithfulness cannot be measured.")
     if reporter is not None:
         reporter.report(1.0, f"Measured {len(texts)} texts.")
     return DatasetFaithfulness(
-        len(texts), {m: float(np.mean(v)) for m, v in comp.items()}, {m: float(np.mean(v)) for m, v in suff.items()},
+        len(texts) - skipped, {m: float(np.mean(v)) for m, v in comp.items()}, {m: float(np.mean(v)) for m, v in suff.items()},
         {m: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0 for m, v in comp.items()})

@@ -55,12 +55,16 @@ def mask_target(loaded, word: str | None, top: list) -> Target:
     """The word at the mask to explain: `word` if given (one token of the vocabulary, or one of the
     model's guesses spelled as shown, like `##s`), else the top guess (`top`: masked.Prediction list)."""
     word = (word or "").strip()
-    guesses = {p.token.strip(): p.token_id for p in top}
+    guesses: dict[str, int] = {}
+    for p in top:
+        guesses.setdefault(p.token.strip(), p.token_id)  # the likelier spelling wins (" good" before "good")
     if not word:
         return Target("mask", top[0].token_id, top[0].token.strip())
     if word in guesses:
         return Target("mask", guesses[word], word)
-    ids = loaded.tokenizer(word, add_special_tokens=False)["input_ids"]
+    # Byte-level BPE (RoBERTa) spells a word after a space as its own token: " nurse", not "nurse".
+    spelling = f" {word}" if loaded.model_type == "roberta" else word
+    ids = loaded.tokenizer(spelling, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
         raise UserError(f"'{word}' is {len(ids)} tokens for this model, not one word of its vocabulary; "
                         f"try one of its own guesses: {', '.join(list(guesses)[:5])}.")
@@ -69,9 +73,14 @@ def mask_target(loaded, word: str | None, top: list) -> Target:
 
 def choose_target(loaded, text: str, label: str | None = None, mask_word: str | None = None,
                   masked: bool = False) -> Target:
-    """The target the user asked for, or else the model's own answer (predicted label, top guess)."""
-    if not (text or "").strip():
-        raise UserError("Type a sentence first.")
+    """The target the user asked for, or else the model's own answer (predicted label, top guess),
+    read on the text as it will be explained (cut to MAX_TOKENS)."""
+    from core.explain.words import prepare_text
+
+    cut = prepare_text(loaded, text).text
+    if masked and loaded.tokenizer.mask_token not in cut and len(cut) < len(text.strip()):
+        raise UserError("The [MASK] lies beyond the part of the text that is explained; shorten the text before it.")
+    text = cut
     if masked:
         return mask_target(loaded, mask_word, fill_mask(loaded, text, top_k=10).predictions[0])
     require_classifier(loaded)

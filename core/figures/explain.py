@@ -51,7 +51,8 @@ def attribution_html(explanation, tokens: bool = False) -> str:
     legend = ("<div style='font-size:0.85em;margin-top:6px'>"
               f"<span style='background:{_colour(1)};padding:2px 6px;border-radius:4px'>raised it</span> "
               f"<span style='background:{_colour(-1)};padding:2px 6px;border-radius:4px'>lowered it</span> "
-              "· each row scaled to its own largest score · hover a word for the raw number</div>")
+              "· each row scaled to its own largest score · attention rows are shares of attention, never "
+              "negative · hover a word for the raw number</div>")
     return f"<table style='border-collapse:collapse'>{''.join(lines)}</table>{legend}"
 
 

@@ -101,10 +101,11 @@ def pruning_curve(rows: list[dict], x_key: str, x_title: str, control: list[dict
 
 
 def ensemble_bars(report: dict) -> go.Figure:
-    """Each member's accuracy, both ensembles, and the oracle ceiling."""
-    names = [m["model"] for m in report["members"]] + ["ensemble: mean", "ensemble: vote"]
-    values = [m["accuracy"] for m in report["members"]] + [report["mean"]["accuracy"], report["vote"]["accuracy"]]
-    colors = ["#7f7f7f"] * len(report["members"]) + ["#2ca02c", "#17becf"]
+    """Each member's accuracy, the ensembles (mean, vote, stacking when run), and the oracle ceiling."""
+    methods = [m for m in ("mean", "vote", "stack") if m in report]
+    names = [m["model"] for m in report["members"]] + [f"ensemble: {m}" for m in methods]
+    values = [m["accuracy"] for m in report["members"]] + [report[m]["accuracy"] for m in methods]
+    colors = ["#7f7f7f"] * len(report["members"]) + ["#2ca02c", "#17becf", "#e15759"][:len(methods)]
     fig = go.Figure(go.Bar(x=names, y=values, text=[f"{v:.1%}" for v in values], textposition="auto",
                            marker_color=colors))
     fig.add_hline(y=report["oracle"], line_dash="dash", annotation_text=f"oracle (any member right): {report['oracle']:.1%}")
@@ -118,3 +119,26 @@ def agreement_map(report: dict) -> go.Figure:
     names = [m["model"] for m in report["members"]]
     return heatmap(report["agreement"], names, names, title="How often two members predict the same label",
                    colorscale="Greens", zmin=0, zmax=1, hover="%{y} vs %{x}: %{z:.1%}", height=120 + 40 * len(names))
+
+
+def twin_curves(steps: list[dict]) -> go.Figure:
+    """The decoder's and the encoder's training loss per step (smoothed), on one axis."""
+    fig = go.Figure()
+    x = [s["step"] for s in steps]
+    for key, name, color in (("decoder_loss", "decoder: next token", "#e15759"),
+                             ("encoder_loss", "encoder: masked words", "#4e79a7")):
+        fig.add_trace(go.Scatter(x=x, y=_smooth([s[key] for s in steps]), mode="lines", name=name,
+                                 line=dict(color=color)))
+    fig.add_hline(y=float(np.log(30522)), line_dash="dot", annotation_text="ln V: a uniform guess")
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
+                      xaxis_title="step", yaxis_title="cross-entropy (nats)", title="Training loss")
+    return fig
+
+
+def visibility_figure(tokens: list[str], causal: bool) -> go.Figure:
+    """Which tokens each token may attend to: all of them (encoder) or itself and those before (decoder)."""
+    n = len(tokens)
+    seen = np.tril(np.ones((n, n))) if causal else np.ones((n, n))
+    title = "Decoder: causal mask" if causal else "Encoder: every token sees every token"
+    return heatmap(seen, tokens, tokens, title=title, colorscale=[[0, "#f4f4f4"], [1, "#4e79a7"]], zmin=0, zmax=1,
+                   hover="%{y} sees %{x}: %{z:.0f}", height=140 + 22 * n)

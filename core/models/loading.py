@@ -34,9 +34,13 @@ HUB_PRESETS = {
     "roberta-base": "RoBERTa base: byte-level BPE, no NSP (125M)",
     "albert-base-v2": "ALBERT base: shared layers, factorised embeddings (12M)",
     "bert-base-multilingual-cased": "Multilingual BERT, 104 languages (178M)",
+    # The family's other sizes, to compare small / base / large on the same pages.
+    "google/bert_uncased_L-4_H-256_A-4": "BERT-mini: 4 layers, hidden 256, 4 heads (Turc et al. 2019, 11M)",
+    "distilroberta-base": "DistilRoBERTa: 6 layers distilled from RoBERTa base (82M)",
+    "bert-large-uncased": "BERT large, uncased: 24 layers, hidden 1024, 16 heads (Google, 335M, ~1.3 GB)",
 }
 SUPPORTED_TYPES = ("bert", "distilbert", "roberta", "albert")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?$")
 # Head weights that do not belong to the encoder; NSP-like ones are named here, the rest are MLM.
 _NSP_KEYS = ("seq_relationship",)
 _SOP_KEYS = ("sop_classifier",)
@@ -159,11 +163,12 @@ def resolve_local(choice: str) -> Path | None:
     Raises UserError for a path outside the allowed folders or a folder that holds no model.
     """
     raw = choice[len("local:"):] if choice.startswith("local:") else choice
-    if not (choice.startswith("local:") or os.sep in raw or raw.startswith(".")):
-        return None
     path = Path(raw)
     if not path.is_absolute():
         path = PROJECT_ROOT / path
+    # "org/name" is a hub id unless it is written as a path (local:, ./, /) or such a folder exists.
+    if not (choice.startswith(("local:", ".", os.sep)) or (os.sep in raw and path.is_dir())):
+        return None
     path = path.resolve()
     allowed = allowed_model_dirs()
     if not any(path == d or d in path.parents for d in allowed):
@@ -237,10 +242,33 @@ def load_failed(source: Source, err: Exception) -> UserError:
     return UserError(f"'{source.choice}' could not be loaded{where}: {str(err).splitlines()[0]}")
 
 
+def estimated_bytes(config) -> int:
+    """Bytes the model's float32 weights will take, counted on the meta device (nothing allocated)."""
+    from accelerate import init_empty_weights
+    from transformers import AutoModelForPreTraining
+
+    with init_empty_weights():
+        empty = AutoModelForPreTraining.from_config(config)
+    empty.tie_weights()  # the MLM decoder is the word-embedding matrix: count it once
+    return sum(p.numel() for p in empty.parameters()) * 4
+
+
+def require_memory(source: Source, config) -> None:
+    """Refuse, with the numbers, a model that would not fit in the memory this machine has free."""
+    import psutil
+
+    need, free = estimated_bytes(config), psutil.virtual_memory().available
+    if need * 1.5 > free:  # the weights, plus the copy loading makes and room for the pages' work
+        raise UserError(f"'{source.choice}' needs about {need * 1.5 / 2**30:.1f} GB to load ({need / 4e6:.0f}M "
+                        f"parameters in float32); this machine has {free / 2**30:.1f} GB free. Pick a smaller model.")
+
+
 def _load_pretrained(source: Source):
     from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
 
-    require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()))
+    config = AutoConfig.from_pretrained(source.location, **source.hub_kwargs())
+    require_supported(source, config)
+    require_memory(source, config)
     tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
     model, info = AutoModelForPreTraining.from_pretrained(
         source.location,
