@@ -80,6 +80,8 @@ def pick_classifier() -> str | None:
         st.session_state["xp_classifier"] = done.result  # before the picker exists: allowed
     found = {c["choice"]: c for c in list_classifiers(my_runs_dir())}
     options = [*found, HUB]
+    if st.session_state.get("xp_classifier") not in options:  # e.g. a folder deleted since
+        st.session_state.pop("xp_classifier", None)
     left, right = st.columns([3, 2])
     picked = left.selectbox(
         "Classifier", options, key="xp_classifier",
@@ -91,7 +93,7 @@ def pick_classifier() -> str | None:
                        "in the background: about a minute on 2 cores, 81% validation accuracy for the embedded model.")
     quick_panel()
     if picked == HUB:
-        hub_id = st.text_input("Hub id of a sequence classifier", key="xp_hub",
+        hub_id = st.text_input("Hub id of a sequence classifier", key="xp_hub", max_chars=100,
                                placeholder="distilbert-base-uncased-finetuned-sst-2-english").strip()
         return hub_id or None
     return picked

@@ -112,3 +112,8 @@ def test_quick_fine_tune_makes_a_classifier_and_picks_it(tmp_path, monkeypatch):
     at.run()
     assert at.selectbox(key="xp_classifier").value == job.result and "sentiment-quick" in job.result
     assert not at.exception and "Integrated gradients" in html(at)
+
+
+def test_a_classifier_that_is_gone_falls_back_to_one_that_exists():
+    at = open_page(**toy(xp_classifier="local:/work/gone-since"))
+    assert at.selectbox(key="xp_classifier").value != "local:/work/gone-since" and not at.error
