@@ -96,7 +96,7 @@ def quality(classifier, suggester, n: int, steps: int) -> None:
 def main() -> None:
     import torch
 
-    from core.models.classifiers import open_classifier
+    from core.models.classifiers import load_classifier
     from core.models.loading import load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -108,7 +108,7 @@ def main() -> None:
     print(f"torch {torch.__version__} · {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.model or quick_classifier(Path(tmp) / "quick")
-        classifier, suggester = open_classifier(folder), load_model("embedded")
+        classifier, suggester = load_classifier(folder), load_model("embedded")
         speed(classifier, suggester, args.steps, args.repeats)
         quality(classifier, suggester, args.n, args.steps)
 

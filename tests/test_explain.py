@@ -293,3 +293,12 @@ def test_explaining_a_tiny_bert_without_a_head_points_to_fine_tuning(capsys, tin
     code, _, err = run_cli(capsys, "explain", "hello", "--model", folder)
     assert code == 2 and "not a fine-tuned classifier" in err
     assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("choice, message", [
+    ("/etc", "outside the model folders"), ("local:../../etc", "outside the model folders"),
+    ("embedded", "no classification head"), ("bert-base-uncased", "No internet")])
+def test_a_classifier_choice_from_the_page_cannot_leave_the_model_folders(choice, message, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UserError, match=message):
+        open_classifier(choice)

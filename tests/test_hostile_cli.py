@@ -15,6 +15,7 @@ import torch
 from conftest import ROOT, tiny_choice
 from core.cli import main
 from hostile import BAD_MODELS, HOSTILE_TEXTS
+from test_explain import toy_classifier
 
 TEXT_COMMANDS = {
     "tokenize": lambda t, m: ["tokenize", t, "--model", m, "--json"],
@@ -23,6 +24,9 @@ TEXT_COMMANDS = {
     "fill-mask": lambda t, m: ["fill-mask", t, "--model", m, "--json"],
     "nsp": lambda t, m: ["nsp", "It was raining.", t, "--model", m, "--json"],
     "augment": lambda t, m: ["augment", t, "--method", "keyboard", "--n", "2", "--json"],
+    "explain": lambda t, m: ["explain", t, "--model", toy_classifier(), "--steps", "8", "--json"],
+    "explain-mask": lambda t, m: ["explain", t, "--mask-word", "", "--model", m, "--steps", "8", "--json"],
+    "counterfactual": lambda t, m: ["counterfactual", t, "--model", toy_classifier(), "--max-edits", "1", "--json"],
 }
 MODEL_COMMANDS = {
     "tokenize": lambda m: ["tokenize", "hello", "--model", m, "--json"],
@@ -31,6 +35,10 @@ MODEL_COMMANDS = {
     "nsp": lambda m: ["nsp", "a", "b", "--model", m, "--json"],
     "parity": lambda m: ["parity", "--model", m, "--json"],
     "classify": lambda m: ["classify", "great film", "--model", m, "--json"],
+    "explain": lambda m: ["explain", "great film", "--model", m, "--json"],
+    "counterfactual": lambda m: ["counterfactual", "great film", "--model", m, "--json"],
+    "faithfulness": lambda m: ["faithfulness", "--model", m, "--eval", "builtin", "--n", "2", "--quiet", "--json"],
+    "generate": lambda m: ["generate", "a dog", "--model", m, "--json"],
 }
 
 

@@ -68,16 +68,19 @@ def load_classifier(folder: Path | str):
 
 
 def open_classifier(choice: str):
-    """A trained classifier from a folder (a path or ``local:...``) or, online, from the hub."""
+    """A trained classifier from a model folder (``local:...`` or a path, under the allowed model
+    folders only: the choice may come from a web page) or, online, from the hub."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     from core.models.loading import LoadedModel, load_failed, pick_device, quiet_transformers, resolve
 
     quiet_transformers()
-    folder = Path(choice.removeprefix("local:"))
-    if choice.startswith("local:") or folder.is_dir():
-        return load_classifier(folder)
     source = resolve(choice)
+    if source.kind == "embedded":
+        raise UserError("The embedded model has no classification head: fine-tune it first (the Fine-tuning "
+                        "page, a quick fine-tune on the explain page, or `python -m core finetune`).")
+    if source.kind == "local":
+        return load_classifier(source.location)
     try:
         config = AutoConfig.from_pretrained(source.location, **source.hub_kwargs())
         if not any(a.endswith("ForSequenceClassification") for a in config.architectures or []):
