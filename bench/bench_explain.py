@@ -19,19 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_fill_mask import best_of  # noqa: E402  (bench/ is on the path when a bench runs)
+
 SENTENCE_40 = ("The hotel looked nothing like the photos: the room was small, the carpet was stained and the "
                "air conditioning rattled all night, but the staff at the front desk were kind, the breakfast "
                "was fresh and the view of the harbour was simply wonderful.")
 SENTENCE_20 = "The waiter was rude and the soup was cold, but the dessert was lovely and the coffee was strong."
-
-
-def best_of(repeats: int, fn) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def quick_classifier(folder: Path) -> str:

@@ -22,7 +22,7 @@ def main() -> None:
     import torch
 
     from core.progress import SilentReporter
-    from core.training.twins import GAP, PROMPT, TwinSpec, fill, generate, load_twin, train_twins
+    from core.training.twins import GAP, PROMPT, fill, generate, load_twin, train_twins, twin_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     args = parser.parse_args()
     print(f"torch {torch.__version__} · {torch.get_num_threads()} threads")
-    spec = TwinSpec(layers=args.layers, hidden=args.hidden, steps=args.steps)
+    spec = twin_spec(layers=args.layers, hidden=args.hidden, steps=args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         summary = train_twins(spec, SilentReporter(), tmp)

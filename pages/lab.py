@@ -17,7 +17,7 @@ from core.training.config import DistillConfig
 from core.models.classifiers import list_classifiers, load_teacher
 from core.training.ensemble import evaluate_members, member_fit, report, train_members
 from core.training.stacking import stack
-from core.training.twins import GAP, PROMPT, TwinSpec, fill, generate, load_twin, train_twins
+from core.training.twins import GAP, PROMPT, fill, generate, load_twin, train_twins, twin_spec
 from core.errors import UserError
 from core.figures.masked import plain_label
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
@@ -407,7 +407,7 @@ with tab_twins:
     tw_docs = c[3].number_input("WordNet documents", 50, 20_000, 3000, step=500, key="tw_docs")
     if st.button("▶ Train the twins", type="primary", key="tw_start", disabled=job_running("lab_twins_job")):
         try:
-            tw_spec = TwinSpec(layers=tw_layers, hidden=tw_hidden, steps=int(tw_steps), max_documents=int(tw_docs))
+            tw_spec = twin_spec(layers=tw_layers, hidden=tw_hidden, steps=int(tw_steps), max_documents=int(tw_docs))
             tw_spec.validate()
             tw_dir = new_model_dir(f"twins-{uuid4().hex[:4]}")
             start_job("lab_twins_job", "twins", lambda job: train_twins(tw_spec, job, tw_dir))

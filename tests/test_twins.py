@@ -9,8 +9,9 @@ import torch
 from core.bert.model import Bert
 from core.cli import main
 from core.errors import UserError
-from core.progress import SilentReporter
-from core.training.twins import TwinSpec, fill, generate, hide, init_weights, load_twin, train_twins
+from core.training.twins import fill, generate, hide, init_weights, load_twin, train_twins, twin_config, twin_spec
+
+from test_trainer import Recorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TEXT = ("A dog is a member of the genus Canis. It has been bred by people for a long time.\n\n"
@@ -19,30 +20,21 @@ TEXT = ("A dog is a member of the genus Canis. It has been bred by people for a 
         "A teacher is a person who helps students learn. She works in a school.\n\n") * 3
 
 
-class Events(SilentReporter):
-    def __init__(self):
-        self.events = []
-
-    def report(self, progress=None, message=None, **event):
-        if event:
-            self.events.append(event)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("twins")
     corpus = folder / "corpus.txt"
     corpus.write_text(TEXT)
-    events = Events()
-    spec = TwinSpec(layers=1, hidden=32, heads=2, steps=60, batch_size=8, max_length=24, lr=3e-3,
-                    corpus=f"text:{corpus}", sample_every=30)
+    events = Recorder()
+    spec = twin_spec(layers=1, hidden=32, heads=2, steps=60, batch_size=8, max_length=24, lr=3e-3,
+                     corpus=f"text:{corpus}", sample_every=30)
     summary = train_twins(spec, events, folder / "out")
     return summary, events.events
 
 
 def tiny_bert() -> Bert:
     torch.manual_seed(0)
-    return init_weights(Bert(TwinSpec(layers=2, hidden=32, heads=2, max_length=16).config(50))).eval()
+    return init_weights(Bert(twin_config(twin_spec(layers=2, hidden=32, heads=2, max_length=16), 50))).eval()
 
 
 def test_with_the_causal_mask_a_later_token_never_changes_an_earlier_output():

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import sys
 
+from core.commands import add_text_or_file, read_lines
+
 
 def register(sub) -> None:
     p = sub.add_parser("fill-mask", help="predict the words behind [MASK] (top-k per mask)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("text", nargs="?", help="a sentence with [MASK] (or <mask>)")
-    src.add_argument("--file", help="one sentence per line; one JSON object per line out")
+    add_text_or_file(p, "a sentence with [MASK] (or <mask>)")
     p.add_argument("--model", default="embedded", help="model choice (default: embedded)")
     p.add_argument("--top-k", type=int, default=5, help="predictions per mask (default 5)")
-    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
@@ -33,7 +32,6 @@ def _show(result, as_json: bool) -> None:
 
 
 def run(args) -> int:
-    from core.commands import read_lines
     from core.errors import UserError
     from core.explain.masked import fill_masks, prepare, require_mlm
     from core.models.loading import get_model

@@ -14,6 +14,7 @@ import torch
 
 from core.errors import UserError
 from core.explain.masked import fill_mask, mlm_head, require_mlm
+from core.inputs.text import model_inputs
 
 BATCH = 32
 
@@ -92,9 +93,7 @@ def _batches(loaded, texts: list[str], max_length: int):
     for start in range(0, len(texts), BATCH):
         batch = loaded.tokenizer(texts[start:start + BATCH], padding=True, truncation=True,
                                  max_length=max_length, return_tensors="pt")
-        if loaded.model_type in ("distilbert", "roberta"):
-            batch.pop("token_type_ids", None)
-        yield {k: v.to(loaded.device) for k, v in batch.items()}
+        yield model_inputs(loaded, batch)
 
 
 @torch.inference_mode()

@@ -48,14 +48,20 @@ def encode(loaded, text: str, pair: str | None = None, max_length: int | None = 
     batch = tok(text, pair, truncation="longest_first" if pair else True, max_length=limit,
                 return_tensors="pt", return_offsets_mapping=True, return_token_type_ids=True)
     offsets = [tuple(o) for o in batch.pop("offset_mapping")[0].tolist()]
-    if loaded.model_type in ("distilbert", "roberta"):  # these models have no segment embeddings
-        batch.pop("token_type_ids", None)
     if int(batch["input_ids"].max()) >= loaded.config.vocab_size:
         raise UserError("This model's tokenizer and weights don't match: the tokenizer produced ids "
                         "beyond the model's vocabulary. Re-save the model with its own tokenizer.")
-    inputs = {k: v.to(loaded.device) for k, v in batch.items()}
+    inputs = model_inputs(loaded, batch)
     tokens = tok.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
     return Encoded(inputs, tokens, n_full > limit, n_full, limit, batch, offsets, (text, pair))
+
+
+def model_inputs(loaded, batch) -> dict[str, torch.Tensor]:
+    """A tokenizer's batch as the model takes it: on its device, without segment ids for the
+    models that have no segment embeddings (DistilBERT, RoBERTa)."""
+    if loaded.model_type in ("distilbert", "roberta"):
+        batch.pop("token_type_ids", None)
+    return {k: v.to(loaded.device) for k, v in batch.items()}
 
 
 def _cut(text: str, offsets: list, index: int) -> tuple[str, int]:

@@ -52,7 +52,8 @@ def load_classifier(folder: Path | str):
     architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
     if not any(a.endswith("ForSequenceClassification") for a in architectures):
         raise UserError(f"'{folder}' is not a fine-tuned classifier (it is {', '.join(architectures) or 'unlabelled'}): "
-                        "its classification head would be random. Fine-tune it first.")
+                        "its classification head would be random. Fine-tune it first (the Fine-tuning page or "
+                        "`python -m core finetune`).")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -119,16 +120,9 @@ def classify(loaded, text: str) -> tuple[str, dict[str, float], str | None]:
 
 
 def load_teacher(folder: Path | str):
-    """(tokenizer, classifier) saved by the fine-tuning page or `python -m core finetune`."""
-    from core.models.loading import resolve_local
-
+    """(tokenizer, classifier) of a saved fine-tune folder (`open_classifier`, read as a local choice)."""
     raw = str(folder)
-    path = resolve_local(raw if raw.startswith("local:") else f"local:{raw}")
-    architectures = json.loads((path / "config.json").read_text()).get("architectures") or ["?"]
-    if not any(a.endswith("ForSequenceClassification") for a in architectures):
-        raise UserError(f"{path.name} is a {architectures[0]}, not a fine-tuned classifier: fine-tune it first "
-                        "(Fine-tuning page or `python -m core finetune`).")
-    loaded = load_classifier(path)
+    loaded = open_classifier(raw if raw.startswith("local:") else f"local:{raw}")
     return loaded.tokenizer, loaded.model
 
 

@@ -28,47 +28,25 @@ import torch.nn.functional as F
 from core.bert.config import BertConfig
 from core.bert.model import Bert
 from core.errors import UserError
+from core.training import scratch
+from core.training.scratch import ScratchSpec
 
-OBJECTIVES = ("decoder", "encoder")
 MARKER = "twin.json"  # what makes a folder one of the twins
 PROMPT = "A dog is"
 GAP = "A dog is a [MASK] of the genus Canis."
 
 
-@dataclass
-class TwinSpec:
-    """Size and budget of the twins; the defaults train both in a couple of minutes on 2 CPU cores."""
+def twin_spec(**fields) -> ScratchSpec:
+    """The lab's from-scratch spec with the twins' defaults: blocks of 48 tokens and lr 2e-3 train
+    both in about 80 s on 2 CPU cores (bench/RESULTS.md)."""
+    return ScratchSpec(**{"max_length": 48, "lr": 2e-3, **fields})
 
-    layers: int = 2
-    hidden: int = 64
-    heads: int = 2
-    steps: int = 300
-    batch_size: int = 16
-    max_length: int = 48
-    lr: float = 2e-3
-    corpus: str = "wordnet"  # wordnet | text:PATH (core.inputs.corpus)
-    max_documents: int = 3000
-    sample_every: int = 50
-    seed: int = 0
 
-    def validate(self) -> None:
-        checks = [
-            (1 <= self.layers <= 6, "Layers must be between 1 and 6."),
-            (16 <= self.hidden <= 256 and self.hidden % self.heads == 0 and 1 <= self.heads <= 8,
-             "The hidden size must be 16-256 and a multiple of the heads (1-8)."),
-            (1 <= self.steps <= 20_000, "Steps must be between 1 and 20,000."),
-            (1 <= self.batch_size <= 128, "Batch size must be between 1 and 128."),
-            (8 <= self.max_length <= 256, "Max length must be between 8 and 256 tokens."),
-            (0 < self.lr < 1, "The learning rate must be between 0 and 1."),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-
-    def config(self, vocab_size: int) -> BertConfig:
-        return BertConfig(vocab_size=vocab_size, hidden_size=self.hidden, num_layers=self.layers,
-                          num_heads=self.heads, intermediate_size=4 * self.hidden, max_positions=self.max_length,
-                          pooler=False, nsp_head=False)
+def twin_config(spec: ScratchSpec, vocab_size: int) -> BertConfig:
+    """A BERT of `spec`'s size with the tied LM head and no pooler or NSP head."""
+    return BertConfig(vocab_size=vocab_size, hidden_size=spec.hidden, num_layers=spec.layers,
+                      num_heads=spec.heads, intermediate_size=4 * spec.hidden, max_positions=spec.max_length,
+                      pooler=False, nsp_head=False)
 
 
 def blocks(docs_ids: list[list[list[int]]], cls: int, sep: int, length: int) -> list[list[int]]:
@@ -138,30 +116,23 @@ def init_weights(model: Bert, std: float = 0.02) -> Bert:
     return model
 
 
-def _tokenizer():
-    from core.training.scratch import tokenizer
-
-    return tokenizer()
-
-
-def train_twins(spec: TwinSpec, reporter, out_dir: Path | str | None = None) -> dict:
+def train_twins(spec: ScratchSpec, reporter, out_dir: Path | str | None = None) -> dict:
     """Train the decoder and the encoder side by side; events "start", "step" (both losses), "sample".
 
     Cancelling (reporter.check_cancelled raising) stops it with nothing saved.
     """
     from core.training.pretrain_data import tokenize_documents
-    from core.training.scratch import documents
 
     spec.validate()
     reporter.report(0.0, "Reading and tokenizing the text…")
-    tok = _tokenizer()
-    train_docs, _ = documents(spec)
+    tok = scratch.tokenizer()
+    train_docs, _ = scratch.documents(spec)
     rows = blocks(tokenize_documents(train_docs, tok), tok.cls_token_id, tok.sep_token_id, spec.max_length)
     if not rows:
         raise UserError("The text gives no block of 4 tokens or more to train on: use a longer text.")
     torch.manual_seed(spec.seed)
-    twins = {"decoder": init_weights(Bert(spec.config(len(tok))))}
-    twins["encoder"] = Bert(spec.config(len(tok)))
+    twins = {"decoder": init_weights(Bert(twin_config(spec, len(tok))))}
+    twins["encoder"] = Bert(twin_config(spec, len(tok)))
     twins["encoder"].load_state_dict(twins["decoder"].state_dict())  # the same start: only the objective differs
     optimizers = {k: torch.optim.AdamW(m.parameters(), lr=spec.lr, weight_decay=0.01) for k, m in twins.items()}
     special = torch.zeros(len(tok), dtype=torch.bool)
@@ -206,7 +177,7 @@ def train_twins(spec: TwinSpec, reporter, out_dir: Path | str | None = None) -> 
     return summary
 
 
-def save_twin(model: Bert, tokenizer, folder: Path, objective: str, spec: TwinSpec) -> Path:
+def save_twin(model: Bert, tokenizer, folder: Path, objective: str, spec: ScratchSpec) -> Path:
     """model.safetensors + twin.json (objective, size) + the tokenizer: what `load_twin` reads."""
     from safetensors.torch import save_file
 
