@@ -17,6 +17,7 @@ PAGES = [
     ("pages/home.py", "Home", "🏠"),
     ("pages/tokens.py", "Tokens & embeddings", "🔤"),
     ("pages/attention.py", "Attention", "👀"),
+    ("pages/layers.py", "Layers", "🧅"),
     ("pages/masked.py", "Masked words & NSP", "🎭"),
     ("pages/inside_bert.py", "Inside BERT", "🔬"),
     ("pages/augment.py", "Augmentation", "🧪"),

@@ -14,6 +14,7 @@ import torch
 
 from conftest import ROOT, tiny_choice
 from core.cli import main
+from core.layers import neighbours
 from hostile import BAD_MODELS, HOSTILE_TEXTS
 from test_explain import toy_classifier
 
@@ -27,6 +28,8 @@ TEXT_COMMANDS = {
     "explain": lambda t, m: ["explain", t, "--model", toy_classifier(), "--steps", "8", "--json"],
     "explain-mask": lambda t, m: ["explain", t, "--mask-word", "", "--model", m, "--steps", "8", "--json"],
     "counterfactual": lambda t, m: ["counterfactual", t, "--model", toy_classifier(), "--max-edits", "1", "--json"],
+    "project": lambda t, m: ["project", t, "--model", m, "--json"],
+    "neighbors": lambda t, m: ["neighbors", t, "--token", "0", "--model", m, "--json", "--quiet"],
 }
 MODEL_COMMANDS = {
     "tokenize": lambda m: ["tokenize", "hello", "--model", m, "--json"],
@@ -39,7 +42,19 @@ MODEL_COMMANDS = {
     "counterfactual": lambda m: ["counterfactual", "great film", "--model", m, "--json"],
     "faithfulness": lambda m: ["faithfulness", "--model", m, "--eval", "builtin", "--n", "2", "--quiet", "--json"],
     "generate": lambda m: ["generate", "a dog", "--model", m, "--json"],
+    "project": lambda m: ["project", "a dog ran home", "--model", m, "--json"],
+    "probe": lambda m: ["probe", "--task", "pos", "--n", "100", "--model", m, "--json", "--quiet"],
+    "neighbors": lambda m: ["neighbors", "a dog", "--token", "0", "--model", m, "--json", "--quiet"],
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def private_runs(tmp_path_factory):
+    """`neighbors` builds an index under runs/: a private one, not the checkout's."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(neighbours, "RUNS_DIR", tmp_path_factory.mktemp("runs"))
+    yield
+    patch.undo()
 
 
 def run(argv: list[str], limit_s: float = 60.0) -> tuple[int, str, str]:

@@ -59,37 +59,51 @@ def _definition_sentence(pos: str, lemma: str, definition: str) -> str:
     return _sentence(f"{lemma} means {definition}")
 
 
-def wordnet_documents(folder: Path = WORDNET_DIR, synsets_per_doc: int = 8) -> list[list[str]]:
-    """Definitions and examples of WordNet synsets, grouped into on-topic documents.
+def _wordnet_glosses(folder: Path):
+    """(pos, fields, gloss) of every synset line of WordNet's data.* files in `folder`.
 
     A data.* line is ``offset lexfile pos w_cnt(hex) word lex_id ... | gloss``; the gloss holds
     definitions separated by ';' and quoted example sentences.
     """
-    documents: list[list[str]] = []
     for pos in _POS_FILES:
         path = folder / f"data.{pos}"
         if not path.is_file():
             raise UserError(f"{path} not found: install Debian's wordnet-base (apt-get install wordnet-base).")
-        doc: list[str] = []
-        count, lexfile = 0, None
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith(" ") or "|" not in line:
                 continue  # licence header
             head, gloss = line.split("|", 1)
-            fields = head.split()
-            lemma = re.sub(r"\(.*\)$", "", fields[4]).replace("_", " ")
-            if fields[1] != lexfile or count == synsets_per_doc:
-                if len(doc) >= 2:
-                    documents.append(doc)
-                doc, count, lexfile = [], 0, fields[1]
-            definition = gloss.split('"', 1)[0].strip().rstrip(";").strip()
-            if definition:
-                doc.append(_definition_sentence(pos, lemma, definition))
-            doc.extend(_sentence(ex) for ex in re.findall(r'"([^"]{8,})"', gloss))
-            count += 1
-        if len(doc) >= 2:
-            documents.append(doc)
+            yield pos, head.split(), gloss
+
+
+def _examples(gloss: str) -> list[str]:
+    return [_sentence(ex) for ex in re.findall(r'"([^"]{8,})"', gloss)]
+
+
+def wordnet_documents(folder: Path = WORDNET_DIR, synsets_per_doc: int = 8) -> list[list[str]]:
+    """Definitions and examples of WordNet synsets, grouped into on-topic documents."""
+    documents: list[list[str]] = []
+    doc: list[str] = []
+    count, lexfile = 0, None
+    for pos, fields, gloss in _wordnet_glosses(folder):
+        lemma = re.sub(r"\(.*\)$", "", fields[4]).replace("_", " ")
+        if fields[1] != lexfile or count == synsets_per_doc:
+            if len(doc) >= 2:
+                documents.append(doc)
+            doc, count, lexfile = [], 0, fields[1]
+        definition = gloss.split('"', 1)[0].strip().rstrip(";").strip()
+        if definition:
+            doc.append(_definition_sentence(pos, lemma, definition))
+        doc.extend(_examples(gloss))
+        count += 1
+    if len(doc) >= 2:
+        documents.append(doc)
     return documents
+
+
+def wordnet_examples(folder: Path = WORDNET_DIR) -> list[str]:
+    """WordNet's example sentences as written ("she drove to the bank to deposit her pay")."""
+    return [ex for _pos, _fields, gloss in _wordnet_glosses(folder) for ex in _examples(gloss)]
 
 
 def bbc_documents() -> list[list[str]]:

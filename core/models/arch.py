@@ -23,3 +23,17 @@ def max_length_of(config) -> int:
     RoBERTa reserves two positions for its padding offset."""
     limit = getattr(config, "max_position_embeddings", 512)
     return min(limit - 2 if config.model_type == "roberta" else limit, 512)
+
+
+def attention_projections(loaded, layer: int) -> tuple[torch.nn.Linear, torch.nn.Linear]:
+    """The query and key projections (W_q, W_k) of encoder layer `layer` (0-based) of any supported model."""
+    encoder, config = loaded.encoder, loaded.config
+    if loaded.model_type == "distilbert":
+        attention = encoder.transformer.layer[layer].attention
+        return attention.q_lin, attention.k_lin
+    if loaded.model_type == "albert":  # layers share weights within each of num_hidden_groups groups
+        group = layer * config.num_hidden_groups // config.num_hidden_layers
+        attention = encoder.encoder.albert_layer_groups[group].albert_layers[0].attention
+        return attention.query, attention.key
+    attention = encoder.encoder.layer[layer].attention.self  # BERT, RoBERTa
+    return attention.query, attention.key
