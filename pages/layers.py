@@ -23,12 +23,13 @@ DEFAULT_QUERY = "We sat on the bank of the river."
 COLOURS = {"word": "word", "sentence": "sentence", "pos": "part of speech"}
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the sentences through every layer…")
+# Token tables hold every layer's vectors (MBs): cached as shared, read-only objects, not copied per call.
+@st.cache_resource(max_entries=16, show_spinner="Running the sentences through every layer…")
 def cached_table(choice: str, sentences: tuple[str, ...]):
     return token_table(cached_model(choice), list(sentences))
 
 
-@st.cache_data(max_entries=32, show_spinner="Projecting every layer…")
+@st.cache_resource(max_entries=16, show_spinner="Projecting every layer…")
 def cached_projection(choice: str, sentences: tuple[str, ...], method: str, dims: int):
     return project(cached_table(choice, sentences), method, dims)
 
@@ -52,6 +53,11 @@ def cached_query_keys(choice: str, sentences: tuple[str, ...], layer: int, head:
 def shared_results() -> dict:
     """Finished probe runs and opened neighbour indexes, per model: one student's run serves the class."""
     return {"probes": {}, "index": {}}
+
+
+def readable(token: str) -> str:
+    """A token without the BPE/SentencePiece space marks (Ġbank, ▁bank -> bank)."""
+    return token.lstrip("Ġ▁") or token
 
 
 def neighbour_index(loaded):
@@ -176,8 +182,8 @@ with probes_tab:
         key = (choice, tuple(t for t in TASKS if t in tasks), n_words)
         store = shared_results()["probes"]
 
-        def work(job):
-            store[key] = run_probes(cached_model(choice), key[1], n_words, reporter=job)
+        def work(job, loaded=loaded):  # the model is bound now: the job thread never loads one
+            store[key] = run_probes(loaded, key[1], n_words, reporter=job)
             return store[key]
 
         if key not in store and st.button("▶ Run the probes", key="ly_probe_start", disabled=not tasks or job_running("ly_probe_job"),
@@ -215,8 +221,8 @@ with neighbours_tab:
             st.info("This model's corpus index is not built yet (about 10 s for the embedded model; it is kept on "
                     "disk and serves everyone).")
 
-            def build(job):
-                return build_index(cached_model(choice), reporter=job)
+            def build(job, loaded=loaded):
+                return build_index(loaded, reporter=job)
 
             st.button("🗂 Build the index", key="ly_index_start", disabled=job_running("ly_index_job"),
                       on_click=lambda: start_job("ly_index_job", "index", build))
@@ -236,9 +242,9 @@ with neighbours_tab:
             if query is None:
                 st.warning("✍️ Type a sentence to search from.")
             else:
-                tokens = query.tokens
-                default = next((i for i, t in enumerate(tokens) if t == "bank"), 0)
-                picked = st.pills("Token", range(len(tokens)), format_func=lambda i: tokens[i], default=default,
+                tokens = [readable(t) for t in query.tokens]
+                default = next((i for i in range(len(tokens)) if query.word_text(i).lower() == "bank"), 0)
+                picked = st.pills("Token", range(len(tokens)), format_func=tokens.__getitem__, default=default,
                                   key=f"ly_token_{text}")
                 c1, c2 = st.columns(2)
                 layer = c1.slider("Layer", 0, index.n_layers - 1, index.n_layers - 1, key="ly_nn_layer")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -14,10 +15,11 @@ from scipy.stats import ortho_group
 from conftest import tiny_choice
 from core.cli import main
 from core.errors import UserError
+from core.explain.words import split_words
 from core.jobs import JobCancelled, JobManager
 from core.layers import neighbours, pos
 from core.layers.neighbours import build_index, nearest, open_index
-from core.layers.probes import control_tags, run_probes, selectivity
+from core.layers.probes import control_tags, run_probes, selectivity, sentence_split
 from core.layers.projector import align, project
 from core.layers.query_key import attentionviz_transform, query_key_map, softmax_rows, spread
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
@@ -180,7 +182,8 @@ def test_index_is_reused_and_its_int8_ranks_match_float32(tiny_bert, tmp_path, m
     again = open_index(loaded, tmp_path)
     assert again.folder == index.folder and len(list((tmp_path / "neighbours").iterdir())) == 1
     exact = token_table(loaded, index.sentences)
-    wordy = [i for i, t in enumerate(exact.tokens) if any(c.isalnum() for c in t)]
+    wordy = [i for i, (s, (a, b)) in enumerate(zip(exact.sentence, exact.spans))
+             if any(c.isalnum() for c in exact.sentences[s][a:b])]
     assert len(wordy) == len(index.tokens)
     vectors = exact.states[-1, wordy]
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -190,6 +193,29 @@ def test_index_is_reused_and_its_int8_ranks_match_float32(tiny_bert, tmp_path, m
     best = {(int(exact.sentence[wordy[i]]), int(exact.spans[wordy[i]][0])) for i in np.argsort(-(vectors @ unit))[:10]}
     got = {(int(index.sentence[n.row]), n.span[0]) for n in found.neighbours}  # the index keeps its own row order
     assert len(best & got) >= 9
+
+
+def test_two_sessions_building_one_index_at_once_get_the_same_complete_index(tmp_path, monkeypatch):
+    loaded = get_model(tiny_choice("roberta"))
+    monkeypatch.setattr(neighbours, "CORPUS_SENTENCES", 1400)
+    built = []
+    threads = [threading.Thread(target=lambda: built.append(build_index(loaded, tmp_path))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 3 and len({b.folder for b in built}) == 1
+    assert [p.name for p in (tmp_path / "neighbours").iterdir()] == [built[0].folder.name]  # no temp left
+    index = built[0]
+    texts = [index.sentences[s][a:b] for s, (a, b) in zip(index.sentence, index.spans)]
+    assert all(any(c.isalnum() for c in t) for t in texts)  # RoBERTa's "Ġ," is not a word token
+    assert index.word(0) == split_words(index.sentences[index.sentence[0]]).words[index.words[0]]
+
+
+def test_probe_split_keeps_equal_sentences_together():
+    sentences = ["a b", "c d", "a b", "e f", "a b", "g h", "i j", "k l"]
+    test = sentence_split(sentences)
+    assert len({bool(test[i]) for i, s in enumerate(sentences) if s == "a b"}) == 1 and 0 < test.sum() < len(test)
 
 
 def test_query_key_transform_changes_no_attention_weight():

@@ -23,15 +23,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from core.layers.neighbours import build_index, nearest
+    from core.layers.neighbours import build_index, check_query, nearest
     from core.layers.states import token_table
     from core.models.loading import get_model
     from core.progress import StderrReporter
 
     loaded = get_model(args.model)
+    query = token_table(loaded, [args.text])
+    layer = query.n_layers - 1 if args.layer is None else args.layer
+    check_query(query, args.token, layer, args.k)  # before a first call spends seconds on the index
     index = build_index(loaded, reporter=StderrReporter(not args.quiet))
-    layer = index.n_layers - 1 if args.layer is None else args.layer
-    found = nearest(index, token_table(loaded, [args.text]), args.token, layer, args.k)
+    found = nearest(index, query, args.token, layer, args.k)
     if args.json:
         print(json.dumps(found.to_json()))
         return 0

@@ -143,18 +143,24 @@ def sentence_states(loaded, sentence: str) -> SentenceStates:
     )
 
 
-def word_vectors(states: SentenceStates, word: str) -> np.ndarray:
-    """(layers + 1, hidden): the mean of the tokens covering `word`'s first occurrence, per layer.
+def tokens_of_word(sentence: str, spans, word: str) -> list[int]:
+    """Indices of the tokens (by their character `spans`; None for specials) covering `word`'s first
+    occurrence in `sentence`.
 
     The word is found in the text itself (whole word, any case), so it works the same whether a
     tokenizer keeps punctuation apart (WordPiece, BPE) or not (SentencePiece: "bank.").
     """
-    found = re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", states.sentence, re.IGNORECASE)
-    rows = [i for i, span in enumerate(states.spans)
-            if found and span and span[0] < found.end() and span[1] > found.start()]
+    found = re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", sentence, re.IGNORECASE)
+    rows = [i for i, span in enumerate(spans)
+            if found and span is not None and span[0] < found.end() and span[1] > found.start()]
     if not rows:
-        raise UserError(f"The word '{word.strip()}' is not in the sentence “{states.sentence}”.")
-    return states.states[:, rows].mean(axis=1)
+        raise UserError(f"The word '{word.strip()}' is not in the sentence “{sentence}”.")
+    return rows
+
+
+def word_vectors(states: SentenceStates, word: str) -> np.ndarray:
+    """(layers + 1, hidden): the mean of the tokens covering `word`'s first occurrence, per layer."""
+    return states.states[:, tokens_of_word(states.sentence, states.spans, word)].mean(axis=1)
 
 
 @dataclass

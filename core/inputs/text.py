@@ -48,12 +48,17 @@ def encode(loaded, text: str, pair: str | None = None, max_length: int | None = 
     batch = tok(text, pair, truncation="longest_first" if pair else True, max_length=limit,
                 return_tensors="pt", return_offsets_mapping=True, return_token_type_ids=True)
     offsets = [tuple(o) for o in batch.pop("offset_mapping")[0].tolist()]
-    if int(batch["input_ids"].max()) >= loaded.config.vocab_size:
-        raise UserError("This model's tokenizer and weights don't match: the tokenizer produced ids "
-                        "beyond the model's vocabulary. Re-save the model with its own tokenizer.")
+    check_vocabulary(loaded, batch["input_ids"])
     inputs = model_inputs(loaded, batch)
     tokens = tok.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
     return Encoded(inputs, tokens, n_full > limit, n_full, limit, batch, offsets, (text, pair))
+
+
+def check_vocabulary(loaded, input_ids: torch.Tensor) -> None:
+    """A UserError if the tokenizer made ids the model's embedding table does not have."""
+    if int(input_ids.max()) >= loaded.config.vocab_size:
+        raise UserError("This model's tokenizer and weights don't match: the tokenizer produced ids "
+                        "beyond the model's vocabulary. Re-save the model with its own tokenizer.")
 
 
 def model_inputs(loaded, batch) -> dict[str, torch.Tensor]:

@@ -8,13 +8,17 @@ memory map, so thirty students share one copy in the page cache.
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import re
 import shutil
+import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -35,8 +39,10 @@ MAX_K = 50
 _WORDY = re.compile(r"\w")
 
 
-def corpus_sentences(seed: int = 0) -> tuple[list[str], list[str]]:
-    """The built-in reviews, then WordNet examples (a fixed sample) up to CORPUS_SENTENCES; and notes."""
+@lru_cache(maxsize=2)
+def corpus_sentences(size: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """The built-in reviews, then WordNet examples (a fixed sample) up to `size` sentences; and notes.
+    (Read once per process: the lists are not to be changed.)"""
     sentences = [t for split in ("train", "validation", "test") for t in builtin_sentiment(split).texts]
     folder = nltk_data.wordnet_dir() if (nltk_data.wordnet_dir() / "data.noun").is_file() else corpus.WORDNET_DIR
     try:
@@ -45,14 +51,25 @@ def corpus_sentences(seed: int = 0) -> tuple[list[str], list[str]]:
         return sentences, ["WordNet is not installed here, so the corpus is the built-in reviews only "
                            f"(`{nltk_data.SETUP_COMMAND}` adds its example sentences)."]
     rng = np.random.default_rng(seed)
-    picked = rng.choice(len(examples), size=min(len(examples), CORPUS_SENTENCES - len(sentences)), replace=False)
+    picked = rng.choice(len(examples), size=min(len(examples), max(0, size - len(sentences))), replace=False)
     return sentences + [examples[i] for i in sorted(picked)], []
 
 
+_DIGESTS: WeakKeyDictionary = WeakKeyDictionary()  # model -> weights digest (models are never changed)
+_BUILDING: dict[Path, threading.Lock] = {}
+_BUILDING_LOCK = threading.Lock()
+
+
 def index_dir(loaded, root: Path | None = None) -> Path:
-    """Where `loaded`'s index lives: named after the model and a digest of its weights and the corpus."""
+    """Where `loaded`'s index lives: named after the model, its weights, the corpus and whether POS
+    tags could be added, so a change to any of them builds a new index."""
+    if loaded.model not in _DIGESTS:
+        _DIGESTS[loaded.model] = loaded.fingerprint()[:16]
+    sentences, notes = corpus_sentences(CORPUS_SENTENCES)
+    text = "\n".join([*sentences, *notes, f"pos={tagger_missing() is None}"])
+    corpus_digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", loaded.choice.rsplit("/", 1)[-1])[:40]
-    return Path(root or RUNS_DIR) / "neighbours" / f"{slug}-v{VERSION}-{loaded.fingerprint()[:16]}"
+    return Path(root or RUNS_DIR) / "neighbours" / f"{slug}-v{VERSION}-{_DIGESTS[loaded.model]}-{corpus_digest}"
 
 
 @dataclass
@@ -63,6 +80,7 @@ class Index:
     sentences: list[str]
     sentence: np.ndarray  # (N,) the sentence of each row
     spans: np.ndarray  # (N, 2) its characters in the sentence
+    words: np.ndarray  # (N,) which word of the sentence (core.explain.words.split_words) it spells
     tokens: list[str]
     pos: list[str] | None  # the universal tag of the row's word (None: no tagger when it was built)
     n_layers: int
@@ -82,12 +100,7 @@ class Index:
 
     def word(self, row: int) -> str:
         """The whole word the row's token is a piece of."""
-        text, (start, end) = self.sentences[self.sentence[row]], self.spans[row]
-        while start > 0 and text[start - 1].isalnum():
-            start -= 1
-        while end < len(text) and text[end].isalnum():
-            end += 1
-        return text[start:end]
+        return split_words(self.sentences[self.sentence[row]]).words[self.words[row]]
 
 
 def open_index(loaded, root: Path | None = None) -> Index | None:
@@ -97,8 +110,8 @@ def open_index(loaded, root: Path | None = None) -> Index | None:
         return None
     meta = json.loads((folder / "meta.json").read_text())
     rows = np.load(folder / "rows.npz")
-    return Index(folder, meta["sentences"], rows["sentence"], rows["spans"], meta["tokens"], meta["pos"],
-                 meta["n_layers"], meta["notes"])
+    return Index(folder, meta["sentences"], rows["sentence"], rows["spans"], rows["words"], meta["tokens"],
+                 meta["pos"], meta["n_layers"], meta["notes"])
 
 
 def _budget(loaded, sentences: list[str]) -> tuple[list[str], list[str]]:
@@ -122,58 +135,58 @@ def _quantise(states: np.ndarray) -> np.ndarray:
 
 
 def build_index(loaded, root: Path | None = None, reporter: Reporter | None = None) -> Index:
-    """Encode the corpus once and save every word token's vector at every layer (idempotent)."""
+    """Encode the corpus once and save every word token's vector at every layer (idempotent).
+
+    Two sessions asking at once wait for one build (a lock per index folder); another process
+    building the same index writes its own temporary folder, and the first rename wins.
+    """
     reporter = reporter or SilentReporter()
-    found = open_index(loaded, root)
-    if found is not None:
-        return found
-    sentences, notes = corpus_sentences()
+    final = index_dir(loaded, root)
+    with _BUILDING_LOCK:
+        lock = _BUILDING.setdefault(final, threading.Lock())
+    with lock:
+        found = open_index(loaded, root)
+        if found is None:
+            _write_index(loaded, final, reporter)
+            found = open_index(loaded, root)
+    reporter.report(1.0, f"Indexed {len(found.tokens):,} tokens of {len(found.sentences):,} sentences")
+    return found
+
+
+def _write_index(loaded, final: Path, reporter: Reporter) -> None:
+    sentences, notes = corpus_sentences(CORPUS_SENTENCES)
     sentences, capped = _budget(loaded, sentences)
-    notes += capped
-    layers, sentence, spans, tokens = [], [], [], []
+    notes = [*notes, *capped]
+    layers, sentence, spans, words, tokens = [], [], [], [], []
     for rows in sentence_rows(loaded, sentences, reporter=SubProgress(reporter, 0, 0.85)):
-        keep = [t for t, tok in enumerate(rows.tokens) if _WORDY.search(tok)]
+        text = sentences[rows.index]
+        keep = [t for t, (start, end) in enumerate(rows.spans) if _WORDY.search(text[start:end])]
         layers.append(_quantise(rows.states[:, keep]))
         sentence += [rows.index] * len(keep)
         spans += [rows.spans[t] for t in keep]
+        words += [rows.word[t] for t in keep]
         tokens += [rows.tokens[t] for t in keep]
     reporter.report(0.9, "Tagging the corpus")
     pos = None
     if tagger_missing() is None:
-        words = [corpus_words(s) for s in sentences]
-        tags = tag_words([[w for w, _ in ws] for ws in words])
-        pos = [_tag_at(words[s], tags[s], start) for s, (start, _end) in zip(sentence, spans)]
+        tags = tag_words([split_words(s).words for s in sentences])
+        pos = [tags[s][w] for s, w in zip(sentence, words)]
     else:
         notes.append(tagger_missing())
-    final = index_dir(loaded, root)
-    work = final.with_name(final.name + f".tmp{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".tmp"))
     stacked = np.concatenate(layers, axis=1)
     for layer in range(stacked.shape[0]):
         np.save(work / f"layer_{layer:02d}.npy", np.ascontiguousarray(stacked[layer]))
-    np.savez(work / "rows.npz", sentence=np.asarray(sentence, dtype=np.int32), spans=np.asarray(spans, dtype=np.int32))
+    np.savez(work / "rows.npz", sentence=np.asarray(sentence, dtype=np.int32),
+             spans=np.asarray(spans, dtype=np.int32), words=np.asarray(words, dtype=np.int32))
     (work / "meta.json").write_text(json.dumps({"model": loaded.choice, "version": VERSION, "sentences": sentences,
                                                 "tokens": tokens, "pos": pos, "n_layers": stacked.shape[0],
                                                 "notes": notes}))
     try:
         work.rename(final)
-    except OSError:  # another process finished the same index first
+    except OSError:  # another process renamed the same index into place first: keep theirs
         shutil.rmtree(work, ignore_errors=True)
-    reporter.report(1.0, f"Indexed {len(tokens):,} tokens of {len(sentences):,} sentences")
-    return open_index(loaded, root)
-
-
-def corpus_words(sentence: str) -> list[tuple[str, int]]:
-    """(word, start) of each word of a corpus sentence."""
-    found = split_words(sentence)
-    return [(w, s) for w, (s, _e) in zip(found.words, found.spans)]
-
-
-def _tag_at(words: list[tuple[str, int]], tags: list[str], start: int) -> str:
-    """The tag of the word that covers character `start`."""
-    at = max((i for i, (_w, s) in enumerate(words) if s <= start), default=0)
-    return tags[at] if tags else "X"
 
 
 @dataclass
@@ -208,14 +221,19 @@ class NeighbourResult:
                 "neighbors": [n.to_json() for n in self.neighbours]}
 
 
-def nearest(index: Index, query: TokenTable, token: int, layer: int, k: int = 10) -> NeighbourResult:
-    """The `k` corpus tokens most similar (cosine) at `layer` to token `token` of the one-sentence table `query`."""
+def check_query(query: TokenTable, token: int, layer: int, k: int) -> None:
+    """A UserError unless token `token`, layer `layer` and `k` neighbours can be asked of `query`."""
     if not 1 <= k <= MAX_K:
         raise UserError(f"Ask for 1 to {MAX_K} neighbours, not {k}.")
-    layer = check_layer(layer, query.n_layers)
+    check_layer(layer, query.n_layers)
     if not 0 <= token < len(query.tokens):
         raise UserError(f"Token {token} does not exist: the sentence has tokens 0 to {len(query.tokens) - 1} "
                         f"({' '.join(query.tokens[:12])}{' …' if len(query.tokens) > 12 else ''}).")
+
+
+def nearest(index: Index, query: TokenTable, token: int, layer: int, k: int = 10) -> NeighbourResult:
+    """The `k` corpus tokens most similar (cosine) at `layer` to token `token` of the one-sentence table `query`."""
+    check_query(query, token, layer, k)
     vector = query.states[layer, token]
     unit = vector / max(float(np.linalg.norm(vector)), 1e-12)
     scores = index.similarities(layer, unit)

@@ -73,12 +73,13 @@ def control_tags(words: list[str], tags: np.ndarray, seed: int = 0) -> np.ndarra
     return np.array([drawn[w.lower()] for w in words], dtype=object)
 
 
-def sentence_split(n_sentences: int, seed: int = 0) -> np.ndarray:
-    """A boolean mask over sentences: True = test."""
-    test = np.zeros(n_sentences, dtype=bool)
-    order = np.random.default_rng(seed).permutation(n_sentences)
-    test[order[:max(1, round(n_sentences * TEST_SHARE))]] = True
-    return test
+def sentence_split(sentences: list[str], seed: int = 0) -> np.ndarray:
+    """A boolean mask over sentences: True = test. Equal sentences fall on the same side."""
+    unique, which = np.unique(np.asarray(sentences, dtype=object), return_inverse=True)
+    test = np.zeros(len(unique), dtype=bool)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    test[order[:max(1, round(len(unique) * TEST_SHARE))]] = True
+    return test[which]
 
 
 def fit_layers(features: np.ndarray, labels: np.ndarray, test: np.ndarray, task: str,
@@ -118,7 +119,7 @@ def word_probes(loaded, tasks, sentences: list[str], reporter: Reporter, seed: i
     tags = table_tags(table)[rows]
     words = [table.word_text(r) for r in rows]
     features = table.states[:, rows]
-    test = sentence_split(len(sentences), seed)[table.sentence[rows]]
+    test = sentence_split(sentences, seed)[table.sentence[rows]]
     labels = {"pos": tags, "control": control_tags(words, tags, seed)}
     share = 0.7 / len(tasks)
     return {task: fit_layers(features, labels[task], test, task,

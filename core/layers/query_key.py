@@ -72,6 +72,8 @@ def query_key_map(loaded, sentences: list[str], layer: int, head: int) -> QueryK
         raise UserError(f"Attention layer {layer} does not exist: this model has layers 0 to {layers - 1}.")
     if not 0 <= head < heads:
         raise UserError(f"Head {head} does not exist: this model has heads 0 to {heads - 1}.")
+    if not sentences:
+        raise UserError("Type at least one sentence (one per line).")
     w_q, w_k = attention_projections(loaded, layer)
     d = w_q.out_features // heads
     cut = slice(head * d, (head + 1) * d)
@@ -90,6 +92,8 @@ def query_key_map(loaded, sentences: list[str], layer: int, head: int) -> QueryK
         tokens += enc.tokens
         sentence += [s] * len(enc.tokens)
         position += list(range(len(enc.tokens)))
+    if len(tokens) < 2:
+        raise UserError("The map needs at least two tokens.")
     q, k = attentionviz_transform(np.concatenate(queries), np.concatenate(keys))
     start = 0
     for raw_q, raw_k in zip(queries, keys):  # the transform is global: check it sentence by sentence
@@ -97,8 +101,6 @@ def query_key_map(loaded, sentences: list[str], layer: int, head: int) -> QueryK
         transform_error = max(transform_error, float(np.abs(softmax_rows(q[start:end], k[start:end])
                                                             - softmax_rows(raw_q, raw_k)).max()))
         start = end
-    if len(q) < 2:
-        raise UserError("The map needs at least two tokens.")
     points = PCA(n_components=2).fit_transform(np.concatenate([q, k]))
     return QueryKeyMap(layer, head, tokens, np.asarray(sentence), np.asarray(position),
                        points[:len(q)], points[len(q):], attention_error, transform_error)

@@ -7,13 +7,12 @@ layer, shows *when* the model separates them (Ethayarajh 2019; Coenen et al. 201
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from itertools import combinations, product
 
 import numpy as np
 
-from core.explain.embeddings import cosine_matrix
+from core.explain.embeddings import cosine_matrix, tokens_of_word
 from core.layers.states import TokenTable
 
 # word -> two senses, each a short name and two sentences that use the word in that sense.
@@ -50,20 +49,11 @@ def sense_sentences() -> list[str]:
     return [s for senses in SENSES.values() for _name, sentences in senses for s in sentences]
 
 
-def word_rows(table: TokenTable, sentence: int, word: str) -> np.ndarray:
-    """Row numbers of the tokens spelling `word` (whole word, any case) in sentence `sentence`."""
-    text = table.sentences[sentence]
-    found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
-    rows = np.flatnonzero(table.sentence == sentence)
-    if found is None:
-        return rows[:0]
-    return rows[[table.spans[r][0] < found.end() and table.spans[r][1] > found.start() for r in rows]]
-
-
 def word_vector(table: TokenTable, sentence: int, word: str) -> np.ndarray:
-    """(layers + 1, hidden): the mean of the word's tokens, at every layer."""
-    rows = word_rows(table, sentence, word)
-    return table.states[:, rows].mean(axis=1)
+    """(layers + 1, hidden): the mean of the word's tokens in sentence `sentence`, at every layer."""
+    rows = np.flatnonzero(table.sentence == sentence)
+    found = tokens_of_word(table.sentences[sentence], [tuple(table.spans[r]) for r in rows], word)
+    return table.states[:, rows[found]].mean(axis=1)
 
 
 @dataclass

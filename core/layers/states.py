@@ -15,7 +15,7 @@ import torch
 
 from core.errors import UserError
 from core.explain.words import Words, split_words, token_words
-from core.inputs.text import model_inputs
+from core.inputs.text import check_vocabulary, model_inputs
 from core.progress import Reporter, SilentReporter
 
 MAX_TOKENS = 128  # per sentence: corpora of short sentences, cut (with a count) beyond this
@@ -64,12 +64,14 @@ def sentence_rows(loaded, sentences: list[str], batch_size: int = BATCH_SIZE,
     reporter = reporter or SilentReporter()
     limit = min(MAX_TOKENS, loaded.max_length)
     batches, lengths = _batches(loaded, sentences, batch_size)
+    encoded = 0
     for done, batch in enumerate(batches):
         reporter.check_cancelled()
         texts = [sentences[i] for i in batch]
         enc = loaded.tokenizer(texts, padding=True, truncation=True, max_length=limit,
                                return_offsets_mapping=True, return_token_type_ids=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping").tolist()
+        check_vocabulary(loaded, enc["input_ids"])
         inputs = model_inputs(loaded, enc)
         out = loaded.encoder(**inputs, output_hidden_states=True)
         hidden = torch.stack(out.hidden_states).float().cpu().numpy()  # (L+1, B, T, H)
@@ -88,9 +90,10 @@ def sentence_rows(loaded, sentences: list[str], batch_size: int = BATCH_SIZE,
                 cls=hidden[:, b, 0],
                 truncated=lengths[i] > limit,
             )
+        encoded += len(batch)
         every = max(1, len(batches) // 10)  # a line per tenth: the CLI prints each message
-        reporter.report((done + 1) / len(batches), None if (done + 1) % every and done + 1 < len(batches) else
-                        f"Encoded {min((done + 1) * batch_size, len(sentences))} of {len(sentences)} sentences")
+        reporter.report(encoded / len(sentences), None if (done + 1) % every and done + 1 < len(batches) else
+                        f"Encoded {encoded} of {len(sentences)} sentences")
 
 
 @dataclass
