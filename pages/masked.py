@@ -11,6 +11,7 @@ from core.figures.masked import filled_html, logit_lens_figure, plain_label, pre
 from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask, fill_masks, joint_fill, logit_lens, prepare,
                          require_mlm, surprisal, with_masks, word_spans)
 from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
+from core.models.embedded import quality_note
 from pages._common import cached_model, current_model, get_loaded, model_options
 
 DEFAULT_FILL = "The capital of France is [MASK]."
@@ -76,6 +77,8 @@ st.markdown(
     "sentence or a random one? Below you play both against the model and see how sure it is."
 )
 model = current_model()
+if model.source == "embedded":
+    st.caption(f"ℹ️ {quality_note()}")
 try:
     require_mlm(model)
     has_mlm = True

@@ -174,3 +174,11 @@ def test_embedded_model_first_open():
     if loaded.has_nsp:
         p, _ = next_sentence_probability(loaded, *next(iter(EXAMPLES.values())))
         assert any(m.value == f"{p:.1%}" for m in at.metric)
+
+
+def test_the_embedded_models_weak_heads_are_named_with_their_numbers():
+    from core.models.embedded import QUALITY
+
+    note = next(c.value for c in _page().caption if "still weak" in c.value)
+    assert f"{QUALITY['BBC news']['top1']:.0%}" in note and f"{QUALITY['BBC news']['nsp']:.0%} on news" in note
+    assert not any("still weak" in c.value for c in _page(wordpiece_choice()).caption)

@@ -52,22 +52,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _documents(sources, tokenizer, seed: int):
-    """(training documents, held-out documents, each training document's source index for NSP);
-    2% of every source is held out, and a source marked *N is repeated N times."""
-    from core.inputs.corpus import split_documents
-    from core.training.pretrain_data import tokenize_documents
-
-    docs_ids, held_ids, groups = [], [], []
-    for g, (documents, times) in enumerate(sources):
-        train_docs, held_docs = split_documents(documents, held_out=0.02, seed=seed)
-        ids = tokenize_documents(train_docs, tokenizer) * times
-        docs_ids += ids
-        groups += [g] * len(ids)
-        held_ids += tokenize_documents(held_docs, tokenizer)
-    return docs_ids, held_ids, groups
-
-
 def run(args) -> int:
     import torch
 
@@ -89,7 +73,7 @@ def run(args) -> int:
 
         model = BertForPreTraining(P.small_bert_config(len(tokenizer), args.hidden, args.layers, args.heads,
                                                        cfg.max_length))
-    docs_ids, held_ids, groups = _documents(sources, tokenizer, cfg.seed)
+    docs_ids, held_ids, groups = P.token_documents(sources, tokenizer, cfg.seed)
     print(f"{args.source}: {len(docs_ids)} training documents, {len(held_ids)} held out", flush=True)
     if cfg.mode != "scratch":
         P.init_heads(model, docs_ids)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ def source_pairs(sources: list[list[list[str]]], n: int, seed: int = 0) -> list[
 
 
 @torch.no_grad()
-def pooled_features(tokenizer, model, pairs, batch_size: int = 64, max_length: int = 256,
+def pooled_features(tokenizer, model, pairs, batch_size: int = 64, max_length: int = 128,
                     reporter: Reporter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pooled [CLS] vector of every pair (n, hidden), labels (n,)) from a BertForPreTraining."""
     reporter = reporter or SilentReporter()
@@ -63,14 +64,14 @@ def pooled_features(tokenizer, model, pairs, batch_size: int = 64, max_length: i
         enc = tokenizer([a for a, _, _ in chunk], [b for _, b, _ in chunk], padding=True, truncation=True,
                         max_length=max_length, return_tensors="pt").to(device)
         rows.append(model.bert(**enc).pooler_output.float().cpu().numpy())
-        reporter.report((start + len(chunk)) / len(pairs))
+        reporter.report((start + len(chunk)) / len(pairs), None if start else f"Encoding {len(pairs):,} pairs")
     return np.concatenate(rows), np.array([label for _, _, label in pairs])
 
 
 @torch.no_grad()
 def head_accuracy(weight: torch.Tensor, bias: torch.Tensor, features: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy of an NSP classifier (logits = features @ weight.T + bias) on pooled features."""
-    logits = torch.from_numpy(features) @ weight.float().T + bias.float()
+    logits = torch.from_numpy(np.asarray(features, dtype=np.float32)) @ weight.float().T + bias.float()
     return float((logits.argmax(-1).numpy() == labels).mean())
 
 
@@ -88,7 +89,7 @@ def as_head(probe: LogisticRegression) -> tuple[torch.Tensor, torch.Tensor]:
 class Calibration:
     weight: torch.Tensor  # (2, hidden)
     bias: torch.Tensor  # (2,)
-    strength: float
+    strength: float | None  # None: no refit beat the old head, which is kept
     before: float  # held-out accuracy of the head as it was
     after: float  # held-out accuracy of the refitted head
     n_train: int
@@ -97,7 +98,8 @@ class Calibration:
 
 def refit_head(train: tuple[np.ndarray, np.ndarray], held: tuple[np.ndarray, np.ndarray],
                old_weight: torch.Tensor, old_bias: torch.Tensor) -> Calibration:
-    """The logistic regression (strength chosen on `held`) that becomes the new NSP classifier."""
+    """The logistic regression (strength chosen on `held`) that becomes the new NSP classifier, or
+    the old classifier if none does better on `held`."""
     best = None
     for strength in STRENGTHS:
         probe = LogisticRegression(C=strength, max_iter=2000).fit(*train)
@@ -106,5 +108,41 @@ def refit_head(train: tuple[np.ndarray, np.ndarray], held: tuple[np.ndarray, np.
         if best is None or score > best[0]:
             best = (score, strength, weight, bias)
     score, strength, weight, bias = best
-    return Calibration(weight, bias, strength, head_accuracy(old_weight, old_bias, *held), score,
-                       len(train[1]), len(held[1]))
+    before = head_accuracy(old_weight, old_bias, *held)
+    if score <= before:  # never replace a head by one that is no better on the held-out pairs
+        score, strength, weight, bias = before, None, old_weight.float(), old_bias.float()
+    return Calibration(weight, bias, strength, before, score, len(train[1]), len(held[1]))
+
+
+def calibrate(tokenizer, model, sources, n_pairs: int = 16_000, n_held: int = 3_000, seed: int = 0,
+              reporter: Reporter | None = None) -> Calibration:
+    """Refit `model`'s NSP classifier on single-sentence pairs of `sources` (load_sources' output):
+    fitted on their training documents, chosen on their held-out ones (the 2% pretraining holds out)."""
+    from core.progress import SubProgress
+    from core.training.pretraining import split_sources
+
+    reporter = reporter or SilentReporter()
+    split = split_sources(sources, seed)
+    train = pooled_features(tokenizer, model, source_pairs([t for t, _h, _n in split], n_pairs, seed + 1),
+                            reporter=SubProgress(reporter, 0, 0.8))
+    held = pooled_features(tokenizer, model, source_pairs([h for _t, h, _n in split], n_held, seed + 2),
+                           reporter=SubProgress(reporter, 0.8, 1))
+    head = model.cls.seq_relationship
+    return refit_head(train, held, head.weight.detach(), head.bias.detach())
+
+
+def write_head(adapter: Path, out: Path, calibration: Calibration, note: str) -> None:
+    """Copy `adapter` to `out` with the NSP classifier replaced (fp16, as shipped); metadata says how."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(adapter), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    tensors["cls.seq_relationship.weight"] = calibration.weight.to(torch.float16).contiguous()
+    tensors["cls.seq_relationship.bias"] = calibration.bias.to(torch.float16).contiguous()
+    meta["nsp_calibration"] = (f"{note}; logistic regression C={calibration.strength} on {calibration.n_train} "
+                               f"pairs; held-out {calibration.before:.4f} -> {calibration.after:.4f}")
+    tmp = Path(out).with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(out)

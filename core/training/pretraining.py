@@ -20,14 +20,14 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from core.training.config import MODES, PretrainConfig
 from core.training.kit import adamw, warmup_then_decay
-from core.training.pretrain_data import PretrainingCollator, make_pair_examples
+from core.training.pretrain_data import PretrainingCollator, make_pair_examples, tokenize_documents
 
 # LoRA goes on every linear layer of every encoder block (attention q/k/v/output and the FFN).
 LORA_TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
@@ -39,6 +39,28 @@ class StepStats:
     nsp_loss: float
     mlm_acc: float
     nsp_acc: float
+
+
+# ---------------------------------------------------------------------------------------- data
+def split_sources(sources, seed: int = 0, held_out: float = 0.02):
+    """Per source: (training documents, held-out documents, repeats); `held_out` of every source is
+    held out, whole documents, before any repeat (so no copy of a held-out document trains)."""
+    from core.inputs.corpus import split_documents
+
+    return [(*split_documents(documents, held_out=held_out, seed=seed), times) for documents, times in sources]
+
+
+def token_documents(sources, tokenizer, seed: int = 0):
+    """(training documents as token ids, held-out documents, each training document's source index
+    for NSP) of `core.inputs.corpus.load_sources`' output; a source marked *N is repeated N times
+    (the same list objects, which make_pair_examples never pairs with themselves)."""
+    docs_ids, held_ids, groups = [], [], []
+    for g, (train_docs, held_docs, times) in enumerate(split_sources(sources, seed)):
+        ids = tokenize_documents(train_docs, tokenizer) * times
+        docs_ids += ids
+        groups += [g] * len(ids)
+        held_ids += tokenize_documents(held_docs, tokenizer)
+    return docs_ids, held_ids, groups
 
 
 # --------------------------------------------------------------------------------------- model
@@ -202,7 +224,7 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
           cancel: threading.Event | None = None,
           eval_docs: list[list[list[int]]] | None = None, eval_every: int = 100,
           on_eval: Callable[[int, dict], None] | None = None, start_step: int = 0,
-          groups: list[int] | None = None) -> list[StepStats]:
+          groups: list[int] | None = None, batches: Iterator[dict] | None = None) -> list[StepStats]:
     """Run up to `cfg.steps` optimiser steps of MLM + NSP on `model` (already prepared).
 
     Examples are re-paired every epoch and re-masked every batch. The learning rate warms up
@@ -211,7 +233,8 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     annealed). `on_step` gets each step's numbers; setting `cancel` stops after the current
     step. With `eval_docs`, fixed masked batches are scored every `eval_every` steps and the
     result goes to `on_eval` (e.g. to checkpoint). `groups` labels each training document's
-    source for NotNext sampling (see make_pair_examples).
+    source for NotNext sampling (see make_pair_examples). `batches` (collated, e.g. by DataLoader
+    workers so a GPU never waits for Python) replaces the pairing and masking done here.
     """
     rng = random.Random(cfg.seed + start_step)
     torch.manual_seed(cfg.seed + start_step)
@@ -234,10 +257,13 @@ def train(model, tokenizer, docs_ids: list[list[list[int]]], cfg: PretrainConfig
     step = start_step
     while progress(step) < 1 and not (cancel is not None and cancel.is_set()):
         step += 1
-        while len(examples) < cfg.batch_size:  # a new epoch: new pairs, new random B segments
-            examples += make_pair_examples(docs_ids, tokenizer, cfg.max_length, cfg.short_seq_prob, rng, groups)
-        batch = collator([examples.pop() for _ in range(cfg.batch_size)])
-        batch = {k: v.to(device) for k, v in batch.items()}
+        if batches is None:
+            while len(examples) < cfg.batch_size:  # a new epoch: new pairs, new random B segments
+                examples += make_pair_examples(docs_ids, tokenizer, cfg.max_length, cfg.short_seq_prob, rng, groups)
+            batch = collator([examples.pop() for _ in range(cfg.batch_size)])
+        else:
+            batch = next(batches)
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         for group in optimizer.param_groups:  # the schedule runs by time or by steps, whichever ends first
             group["lr"] = cfg.lr * warmup_then_decay(progress(step - 1), cfg.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
