@@ -34,6 +34,14 @@ def get_loaded(choice: str) -> LoadedModel | None:
         return None
 
 
+def keep(**defaults) -> None:
+    """Widget values that outlive their widget: Streamlit forgets a widget's state in a run that does
+    not draw it (a closed lazy tab); re-storing it each run keeps what the user typed. The widgets
+    then take no default of their own."""
+    for key, default in defaults.items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
 def session_id() -> str:
     """This user's id: it owns their jobs and their folder of trained models.
 

@@ -16,7 +16,7 @@ from core.layers.projector import MAX_SENTENCES, METHODS, project
 from core.layers.query_key import head_count, query_key_map
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
 from core.layers.states import clean_sentences, token_table
-from pages._common import cached_model, current_model, job_panel, job_running, start_job
+from pages._common import cached_model, current_model, job_panel, job_running, keep, start_job
 
 DEFAULT_SENTENCES = "The cat sat on the warm mat.\nShe quickly ran to the station.\nThey will paint the old house blue."
 DEFAULT_QUERY = "We sat on the bank of the river."
@@ -91,9 +91,7 @@ st.info(
 
 loaded = current_model()
 choice = loaded.choice
-# The projector's sentences feed the query-key tab too: kept in the session while their tab is closed.
-st.session_state["ly_text"] = st.session_state.get("ly_text", DEFAULT_SENTENCES)
-st.session_state["ly_senses"] = st.session_state.get("ly_senses", True)
+keep(ly_text=DEFAULT_SENTENCES, ly_senses=True)  # the projector's sentences feed the query-key tab too
 tabs = st.tabs(["Projector", "Probes", "Neighbours", "Query-key map"], key="ly_tab", on_change="rerun")
 projector_tab, probes_tab, neighbours_tab, qk_tab = tabs
 

@@ -38,6 +38,11 @@ class LoadReport:
     fingerprint_after: str = ""
     rss_mb: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    server_cpu_s: float = 0.0  # CPU the server process spent while the sessions queried (all its threads)
+
+    @property
+    def cpu_per_answer(self) -> float:
+        return self.server_cpu_s / self.answers if self.answers else float("nan")
 
     @property
     def answers(self) -> int:
@@ -61,6 +66,9 @@ class LoadReport:
         if self.finetune:
             out.append(f"  fine-tune: {self.finetune}")
         out.append(f"  weights fingerprint {self.fingerprint_before} before, {self.fingerprint_after} after")
+        if self.server_cpu_s:
+            out.append(f"  server CPU while querying: {self.server_cpu_s:.1f} s = {self.cpu_per_answer:.3f} s per answer"
+                       + (" (the fine-tune's share included)" if self.finetune else ""))
         if self.rss_mb:
             out.append(f"  server memory {self.rss_mb[0]:.0f} MB before, peak {max(self.rss_mb):.0f} MB, "
                        f"{self.rss_mb[-1]:.0f} MB after")
@@ -188,13 +196,35 @@ async def _sample_memory(pid: int, report: LoadReport, stop: asyncio.Event) -> N
         await asyncio.sleep(0.5)
 
 
-async def _run(url: str, pid: int | None, sessions: int, rounds: int, finetune_rows: int) -> LoadReport:
+def _cpu_seconds(pid: int | None) -> float:
+    import psutil
+
+    if not pid:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def niced_chromium(nice: int) -> str:
+    """A Chromium that runs at `nice`, as if each student's browser were on their own machine."""
+    from pathlib import Path
+
+    wrapper = Path(__file__).resolve().parent.parent / "build" / f"chromium-nice{nice}"
+    wrapper.parent.mkdir(exist_ok=True)
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {CHROMIUM} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+async def _run(url: str, pid: int | None, sessions: int, rounds: int, finetune_rows: int,
+               browser_nice: int | None = None) -> LoadReport:
     from playwright.async_api import async_playwright
 
     report = LoadReport(sessions, rounds)
     t0 = time.perf_counter()
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        executable = niced_chromium(browser_nice) if browser_nice else CHROMIUM
+        browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         contexts = [await browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(sessions + 1)]
         report.fingerprint_before = await _fingerprint(contexts[-1], url, report)
         stop = asyncio.Event()
@@ -205,7 +235,9 @@ async def _run(url: str, pid: int | None, sessions: int, rounds: int, finetune_r
             await training.wait()
         flows = [(_masked_session if i % 2 else _attention_session)(contexts[i], url, i, report)
                  for i in range(1, sessions)]
+        cpu_before = _cpu_seconds(pid)
         await asyncio.gather(*flows)
+        report.server_cpu_s = _cpu_seconds(pid) - cpu_before
         if finetune_rows:
             report.finetune_outlived_queries = not finetune.done()
             await finetune
@@ -219,10 +251,10 @@ async def _run(url: str, pid: int | None, sessions: int, rounds: int, finetune_r
 
 
 def run_load(url: str, pid: int | None = None, sessions: int = 10, rounds: int = 2,
-             finetune_rows: int = 400) -> LoadReport:
+             finetune_rows: int = 400, browser_nice: int | None = None) -> LoadReport:
     """Drive `sessions` browser sessions (one fine-tuning, unless finetune_rows=0) against `url`.
 
     Runs in its own thread: pytest's sync playwright fixture already owns this thread's event loop.
     """
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _run(url, pid, sessions, rounds, finetune_rows)).result()
+        return pool.submit(asyncio.run, _run(url, pid, sessions, rounds, finetune_rows, browser_nice)).result()

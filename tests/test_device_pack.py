@@ -7,7 +7,6 @@ import importlib.util
 import json
 import random
 import subprocess
-from pathlib import Path
 
 import pytest
 

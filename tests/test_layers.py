@@ -16,7 +16,7 @@ from conftest import tiny_choice
 from core.cli import main
 from core.errors import UserError
 from core.explain.words import split_words
-from core.jobs import JobCancelled, JobManager
+from core.jobs import JobManager
 from core.layers import neighbours, pos
 from core.layers.neighbours import build_index, nearest, open_index
 from core.layers.probes import control_tags, run_probes, selectivity, sentence_split

@@ -13,14 +13,22 @@ from core.explain.nsp import EXAMPLES, next_sentence_probability
 from test_masked import headless_choice, wordpiece_choice
 
 
-def _page(choice: str | None = None) -> AppTest:
+def _page(choice: str | None = None, tab: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     if choice:
         at.session_state["model_choice"] = choice
+    if tab:
+        at.session_state["mlm_tab"] = tab
     at.switch_page("pages/masked.py")
     at.run()
     assert not at.exception
     return at
+
+
+def _open(at, tab: str) -> AppTest:
+    """Open another tab (only the open one is computed and drawn)."""
+    at.session_state["mlm_tab"] = tab
+    return at.run()
 
 
 @pytest.fixture
@@ -86,6 +94,7 @@ def test_eleven_masks_skip_joint_decoding_with_a_message(at):
 
 
 def test_click_to_mask_shows_probability_of_the_original(at, wp):
+    _open(at, "Click to mask")
     text = "the cats sat on the mat ."
     at.text_input(key="click_text").set_value(text).run()
     rows = {r.position: r for r in M.surprisal(wp, text)}
@@ -98,6 +107,7 @@ def test_click_to_mask_shows_probability_of_the_original(at, wp):
 
 
 def test_click_whole_word_masks_all_pieces_and_decodes_jointly(at, wp):
+    _open(at, "Click to mask")
     text = "the cats are walking"
     at.text_input(key="click_text").set_value(text).run()
     at.toggle(key="click_whole").set_value(True).run()
@@ -112,6 +122,7 @@ def test_click_whole_word_masks_all_pieces_and_decodes_jointly(at, wp):
 
 
 def test_whole_words_skip_typed_masks(at):
+    _open(at, "Click to mask")
     at.toggle(key="click_whole").set_value(True).run()
     at.text_input(key="click_text").set_value("the [MASK] sat on the mat . " * 3).run()
     assert not at.exception
@@ -120,6 +131,7 @@ def test_whole_words_skip_typed_masks(at):
 
 
 def test_user_text_is_escaped(at):
+    _open(at, "Click to mask")
     at.text_input(key="click_text").set_value("<b>bold</b> [MASK] x").run()
     assert not at.exception
     assert "<b>" not in _html(at) and "&lt;" in _html(at)
@@ -127,6 +139,7 @@ def test_user_text_is_escaped(at):
 
 def test_logit_lens_table_has_every_layer(at, wp):
     at.text_input(key="mlm_text").set_value("the cat [MASK] on the mat .").run()
+    _open(at, "Layer by layer")  # the fill tab's sentence, kept while its tab is closed
     table = _table(at, "layer")
     assert list(table["layer"]) == ["embeddings", "1", "2"]
     steps = M.logit_lens(wp, M.prepare(wp, "the cat [MASK] on the mat ."), 0, top_k=3)
@@ -134,6 +147,7 @@ def test_logit_lens_table_has_every_layer(at, wp):
 
 
 def test_next_sentence_examples(at, wp):
+    _open(at, "Next sentence")
     at.selectbox(key="nsp_example").set_value("A random sentence").run()
     assert not at.exception
     a, b = EXAMPLES["A random sentence"]
@@ -143,19 +157,22 @@ def test_next_sentence_examples(at, wp):
 
 
 def test_compare_models_side_by_side(at):
+    _open(at, "Compare models")
     at.selectbox(key="compare_choice").set_value(tiny_choice("distilbert")).run()
     assert not at.exception
     assert len(at.subheader) >= 2
 
 
 def test_model_without_heads_gets_clear_notes():
-    at = _page(tiny_choice("roberta"))
+    at = _page(tiny_choice("roberta"), tab="Next sentence")
     assert any("no next-sentence (NSP) head" in i.value and "RoBERTa" in i.value for i in at.info)
 
 
 def test_model_without_mlm_head_gets_a_clear_note():
     at = _page(headless_choice())
     assert any("no trained masked-word (MLM) head" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not at.metric
+    _open(at, "Next sentence")
     assert any("no next-sentence (NSP) head" in i.value for i in at.info)
     assert not at.get("plotly_chart") and not at.metric
 
@@ -171,6 +188,7 @@ def test_embedded_model_first_open():
         assert first["x"] == pytest.approx([p.score for p in expected.predictions[0]], abs=1e-6)
     else:
         assert any("no trained masked-word" in i.value for i in at.info)
+    _open(at, "Next sentence")
     if loaded.has_nsp:
         p, _ = next_sentence_probability(loaded, *next(iter(EXAMPLES.values())))
         assert any(m.value == f"{p:.1%}" for m in at.metric)
@@ -182,3 +200,34 @@ def test_the_embedded_models_weak_heads_are_named_with_their_numbers():
     note = next(c.value for c in _page().caption if "still weak" in c.value)
     assert f"{QUALITY['BBC news']['top1']:.0%}" in note and f"{QUALITY['BBC news']['nsp']:.0%} on news" in note
     assert not any("still weak" in c.value for c in _page(wordpiece_choice()).caption)
+
+
+class Forwards:
+    """Counts forward passes of a model (a test-only hook on this process's cached copy)."""
+
+    def __init__(self, loaded):
+        self.n = 0
+        self.handle = loaded.encoder.register_forward_hook(self.count)
+
+    def count(self, *_args):
+        self.n += 1
+
+
+def test_reruns_that_change_nothing_the_model_reads_run_no_forward_pass():
+    from pages._common import cached_model
+
+    at = _page()
+    _open(at, "Click to mask")  # computed once here...
+    _open(at, "Fill the mask")
+    forwards = Forwards(cached_model("embedded"))
+    try:
+        at.run()  # ...then the same inputs: every answer comes from the cache
+        _open(at, "Click to mask")
+        at.toggle(key="click_whole").set_value(True).run()  # the cached scores, grouped anew
+        _open(at, "Fill the mask")  # back: the sentence was kept, its answer cached
+        assert forwards.n == 0
+        at.text_input(key="mlm_text").set_value("A [MASK] of tea.").run()
+        assert forwards.n == 1  # a new sentence: one pass, for the open tab only
+    finally:
+        forwards.handle.remove()
+    assert at.text_input(key="mlm_text").value == "A [MASK] of tea."

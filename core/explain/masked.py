@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field, replace
+from weakref import WeakKeyDictionary
 
 import torch
 
 from core.errors import UserError
+from core.explain.batching import Batcher
 from core.inputs.text import Encoded, encode
 
 MAX_MASKS = 20  # independent top-k; beyond this the sentence is mostly holes
@@ -246,6 +249,30 @@ def fill_masks(loaded, masked: list[Masked], top_k: int = 5, batch_size: int = 3
 def fill_mask(loaded, text: str, top_k: int = 5) -> FillResult:
     """Top-k predictions for each mask in `text`, each mask predicted independently."""
     return fill_masks(loaded, [prepare(loaded, text)], top_k)[0]
+
+
+_BATCHERS: WeakKeyDictionary = WeakKeyDictionary()  # model -> its Batcher of fill-mask requests
+_BATCHERS_LOCK = threading.Lock()
+
+
+def _fill_batch(items: list[tuple]) -> list[FillResult]:
+    """Everyone's (model, sentence, top-k) in one batched call at the largest top-k asked, trimmed
+    per caller. (The model rides in the items: a batcher holding it would keep it alive forever.)"""
+    loaded = items[0][0]
+    found = fill_masks(loaded, [masked for _l, masked, _k in items], top_k=max(k for *_x, k in items))
+    return [replace(result, predictions=[preds[:k] for preds in result.predictions])
+            for result, (*_x, k) in zip(found, items)]
+
+
+def fill_mask_shared(loaded, text: str, top_k: int = 5) -> FillResult:
+    """`fill_mask`, merged with the calls other sessions make on the same model at the same
+    moment into one forward pass (core.explain.batching); the same numbers as alone."""
+    if top_k < 1:
+        raise UserError("top-k must be at least 1.")
+    masked = prepare(loaded, text)  # a bad sentence fails here, for its own caller only
+    with _BATCHERS_LOCK:
+        batcher = _BATCHERS.setdefault(loaded.model, Batcher(_fill_batch))
+    return batcher((loaded, masked, top_k))
 
 
 def joint_fill(loaded, masked: Masked, beam: int = 8, n_best: int = 5) -> list[Completion]:
