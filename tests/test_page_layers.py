@@ -3,28 +3,31 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import test_pages
 from conftest import tiny_choice
 from core.jobs import JOBS
 from core.layers import neighbours
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def open_page(tab: str = "Projector", **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.session_state["ly_tab"] = tab
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.switch_page("pages/layers.py")
-    at.run()
+    at = test_pages.open_page("pages/layers.py", ly_tab=tab, **state)
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def finish(at, key: str) -> None:
+    """Wait for the session's job under `key`, then rerun as the page's poll would."""
+    job = JOBS.get(at.session_state[key])
+    JOBS.wait(job, timeout=120)
+    assert job.status == "done", job.error
+    time.sleep(0.1)
+    at.run()
 
 
 def figures(at) -> list[dict]:
@@ -58,11 +61,7 @@ def test_empty_sentences_ask_for_text_and_nothing_breaks():
 def test_probes_run_as_a_job_and_serve_the_next_student():
     at = open_page("Probes", model_choice=tiny_choice("bert"), ly_tasks=["pos", "control"], ly_words=500)
     at.button(key="ly_probe_start").click().run()
-    job = JOBS.get(at.session_state["ly_probe_job"])
-    JOBS.wait(job, timeout=120)
-    assert job.status == "done", job.error
-    time.sleep(0.1)
-    at.run()
+    finish(at, "ly_probe_job")
     table = at.dataframe[0].value
     assert list(table["layer"]) == [0, 1, 2] and "selectivity (POS − control)" in table.columns
     assert any("best at layer" in c.value for c in at.caption)
@@ -76,11 +75,7 @@ def test_neighbours_index_is_built_in_the_background_then_searched(tmp_path, mon
     tiny = tiny_choice("distilbert")
     at = open_page("Neighbours", model_choice=tiny)
     at.button(key="ly_index_start").click().run()
-    job = JOBS.get(at.session_state["ly_index_job"])
-    JOBS.wait(job, timeout=120)
-    assert job.status == "done", job.error
-    time.sleep(0.1)
-    at.run()
+    finish(at, "ly_index_job")
     assert not at.exception
     at.text_input(key="ly_query").set_value("the cat sat on the mat").run()
     shown = " ".join(h.proto.body for h in at.get("html"))
