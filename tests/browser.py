@@ -121,6 +121,13 @@ def offline_page(browser, console_errors: list[str]):
     return page
 
 
+def tab_panel(page, name: str):
+    """Open the tab called `name` (again: a page without a tab key shows its first tab after a
+    rerun) and return its panel."""
+    page.get_by_role("tab", name=name).click()
+    return page.get_by_role("tabpanel", name=name)
+
+
 def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     """Wait until Streamlit has run the page script: our sidebar caption exists, nothing is
     running, and the main area has stopped changing for two seconds."""

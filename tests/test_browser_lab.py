@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from browser import offline_page, wait_for_app
+from browser import offline_page, tab_panel, wait_for_app
 from test_browser import BENIGN
 
 TAB = "Decoder vs encoder"
@@ -11,8 +11,7 @@ TAB = "Decoder vs encoder"
 
 def twins_panel(page):
     """The tab's panel, opened again: a rerun shows the lab's first tab."""
-    page.get_by_role("tab", name=TAB).click()
-    return page.get_by_role("tabpanel", name=TAB)
+    return tab_panel(page, TAB)
 
 
 def test_the_twins_train_and_generate_in_a_browser(app_url, browser):

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import time
 
-from browser import offline_page, wait_for_app
+from browser import offline_page, tab_panel, wait_for_app
 from test_browser import BENIGN
-
-
-def panel(page, name: str):
-    page.get_by_role("tab", name=name).click()
-    return page.get_by_role("tabpanel", name=name)
 
 
 def test_layers_page_projector_neighbours_and_query_keys(app_url, browser):
@@ -18,24 +13,24 @@ def test_layers_page_projector_neighbours_and_query_keys(app_url, browser):
     page = offline_page(browser, errors)
     page.goto(app_url + "/layers")
     wait_for_app(page)
-    projector = panel(page, "Projector")
+    projector = tab_panel(page, "Projector")
     projector.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert projector.locator(".js-plotly-plot").count() == 2  # the cloud and the senses
     assert projector.locator(".slider-container").count() == 1
     projector.get_by_text("▶", exact=True).first.click()  # play through the layers, in the browser alone
     page.wait_for_timeout(3_500)
 
-    neighbours = panel(page, "Neighbours")
+    neighbours = tab_panel(page, "Neighbours")
     neighbours.get_by_role("button", name="Build the index").click()
     deadline = time.monotonic() + 180
-    while not panel(page, "Neighbours").get_by_text("Their words").count():
+    while not tab_panel(page, "Neighbours").get_by_text("Their words").count():
         assert time.monotonic() < deadline, "the neighbour index was not built in 3 minutes"
         page.wait_for_timeout(2_000)
     wait_for_app(page)
-    marked = panel(page, "Neighbours").locator("mark").all_inner_texts()
+    marked = tab_panel(page, "Neighbours").locator("mark").all_inner_texts()
     assert len(marked) == 10 and sum(m.lower() == "bank" for m in marked) >= 5
 
-    qk = panel(page, "Query-key map")
+    qk = tab_panel(page, "Query-key map")
     qk.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     assert qk.get_by_text("own attention to").count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
