@@ -110,7 +110,8 @@ def test_tiny_model_learns_separable_data(choice, tmp_path):
     lrs = [e["lr"] for e in rec.of("step")]
     assert lrs[0] == pytest.approx(3e-3, rel=0.05) and lrs[-1] < 1e-4  # linear decay to zero
     summary = result.summary()
-    assert set(summary) == {"accuracy", "f1", "train_s", "train_samples_per_s", "out"}
+    assert set(summary) == {"task", "accuracy", "f1", "train_s", "train_samples_per_s", "out"}
+    assert summary["task"] == "sentences"
     assert summary["train_samples_per_s"] == pytest.approx(240 / result.train_s, rel=0.01)
 
 

@@ -4,7 +4,7 @@
 splits; without `--eval`, 20% of the training rows are held out. Runs the same under
 `accelerate launch [--cpu --num_processes N] -m core finetune ...`: only the main process saves
 and prints. The last stdout line with `--json` is
-{"accuracy", "f1", "train_s", "train_samples_per_s", "out"} on the evaluation data, best checkpoint.
+{"task", "accuracy", "f1", "train_s", "train_samples_per_s", "out"} on the evaluation data, best checkpoint.
 """
 from __future__ import annotations
 

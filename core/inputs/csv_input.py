@@ -17,7 +17,7 @@ MAX_ROWS = 20_000
 MAX_BYTES = 50 * 2**20
 
 
-def _read_bytes(data: bytes | str | Path) -> bytes:
+def read_bytes(data: bytes | str | Path) -> bytes:
     """Bytes of an upload (bytes) or a file (path), refusing files over MAX_BYTES before reading."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
@@ -34,7 +34,7 @@ def _read_bytes(data: bytes | str | Path) -> bytes:
     return raw
 
 
-def _decode(raw: bytes) -> str:
+def decode_text(raw: bytes) -> str:
     """UTF-8 text (a BOM from Excel is fine); binary files and other encodings get a clear no."""
     if not raw.strip():
         raise UserError("The file is empty: it needs a header row and at least one row of text.")
@@ -51,7 +51,7 @@ def _decode(raw: bytes) -> str:
 
 def load_csv(data: bytes | str | Path, max_rows: int = MAX_ROWS) -> pd.DataFrame:
     """All columns of a CSV as strings, after the checks every CSV needs (before columns are chosen)."""
-    text = _decode(_read_bytes(data))
+    text = decode_text(read_bytes(data))
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             skipinitialspace=True, on_bad_lines="error", nrows=max_rows + 1)

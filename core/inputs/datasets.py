@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import UserError
+from core.inputs.rows import Rows
 
 BUILTIN = "builtin"
 BUILTIN_CSV = Path(__file__).resolve().parent.parent / "data" / "sentiment.csv"
@@ -27,27 +28,17 @@ HUB_DATASETS = {
 
 
 @dataclass
-class LabelledTexts:
-    """Texts with integer labels indexing `label_names` (the classifier's id2label)."""
+class LabelledTexts(Rows):
+    """Texts (or sentence pairs, with `second`) with integer labels indexing `label_names` (the
+    classifier's id2label)."""
+
+    ROW_FIELDS = ("texts", "labels", "second")
 
     texts: list[str]
     labels: list[int]
     label_names: list[str]
     name: str = ""
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, rows, suffix: str = "") -> LabelledTexts:
-        """These rows (indices), in the order given."""
-        return LabelledTexts([self.texts[i] for i in rows], [self.labels[i] for i in rows], self.label_names,
-                             f"{self.name} ({suffix})" if suffix else self.name)
-
-    def sample(self, n: int, seed: int = 0) -> LabelledTexts:
-        """`n` random rows (all when there are fewer), kept in their original order."""
-        if n >= len(self):
-            return self
-        return self.subset(sorted(np.random.default_rng(seed).choice(len(self), int(n), replace=False).tolist()))
+    second: list[str] | None = None  # sentence B of each pair: `[CLS] A [SEP] B [SEP]`
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(np.asarray(self.labels, dtype=int), minlength=len(self.label_names))
@@ -134,27 +125,44 @@ def builtin_sentiment(split: str, label_names: list[str] | None = None) -> Label
     return from_frame(part, "text", "label", label_names, name=f"built-in sentiment ({split})")
 
 
-def load_hub_dataset(name: str, limit: int = 2000, seed: int = 0) -> tuple[LabelledTexts, LabelledTexts]:
-    """(train, validation) of a known hub dataset, `limit` random training rows (needs internet)."""
+def open_hub_dataset(name: str, path: str, config: str | None):
+    """A hub dataset's DatasetDict (needs internet), or a one-line UserError saying why not."""
     from core.models.loading import is_offline
 
-    if name not in HUB_DATASETS:
-        raise UserError(f"Unknown hub dataset {name!r}; choose one of {', '.join(HUB_DATASETS)}.")
     if is_offline():
         raise UserError(f"No internet: the hub dataset '{name}' can't be downloaded. "
-                        "Use the built-in sentiment dataset or upload a CSV.")
+                        "Use the built-in dataset or upload a file.")
     import datasets
 
-    path, config, text_column, val_split = HUB_DATASETS[name]
     try:
-        loaded = datasets.load_dataset(path, config)
+        return datasets.load_dataset(path, config)
     except Exception as err:  # noqa: BLE001 - network and hub errors come in many types
         raise UserError(f"The hub dataset '{name}' could not be loaded: {str(err).splitlines()[0]}") from err
+
+
+def hub_rows(loaded, split: str, n: int, seed: int):
+    """`n` random rows of one split of a loaded hub dataset."""
+    return loaded[split].shuffle(seed=seed).select(range(min(n, loaded[split].num_rows)))
+
+
+def load_hub_dataset(name: str, limit: int = 2000, seed: int = 0,
+                     table: dict | None = None) -> tuple[LabelledTexts, LabelledTexts]:
+    """(train, validation) of a known hub dataset, `limit` random training rows (needs internet).
+
+    `table` maps names to (path, config, text column, validation split); a pair of text columns
+    makes sentence pairs (`core.inputs.pairs.HUB_PAIRS`).
+    """
+    table = HUB_DATASETS if table is None else table
+    if name not in table:
+        raise UserError(f"Unknown hub dataset {name!r}; choose one of {', '.join(table)}.")
+    path, config, text_column, val_split = table[name]
+    loaded = open_hub_dataset(name, path, config)
     names = list(loaded["train"].features["label"].names)
+    first, second = (text_column, None) if isinstance(text_column, str) else text_column
 
     def take(split: str, n: int) -> LabelledTexts:
-        rows = loaded[split].shuffle(seed=seed).select(range(min(n, loaded[split].num_rows)))
-        rows = rows.filter(lambda r: r["label"] >= 0)  # GLUE test labels are hidden (-1)
-        return LabelledTexts(list(rows[text_column]), list(rows["label"]), names, f"{name} ({split})")
+        rows = hub_rows(loaded, split, n, seed).filter(lambda r: r["label"] >= 0)  # GLUE test labels are hidden (-1)
+        return LabelledTexts(list(rows[first]), list(rows["label"]), names, f"{name} ({split})",
+                             list(rows[second]) if second else None)
 
     return take("train", limit), take(val_split, max(200, limit // 5))

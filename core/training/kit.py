@@ -31,11 +31,13 @@ class EvalResult:
     accuracy: float
     f1: float
     confusion: list[list[int]]
-    predictions: list[int]  # per evaluation example, in the dataset's order
+    predictions: list  # per evaluation example, in the dataset's order: a label id, a tag list, an answer
     probabilities: list[list[float]]
+    details: dict = field(default_factory=dict)  # a task's other numbers: exact match, per entity type, ...
 
     def metrics(self) -> dict:
-        return {"eval_loss": self.loss, "accuracy": self.accuracy, "f1": self.f1}
+        scalars = {k: v for k, v in self.details.items() if isinstance(v, (int, float))}
+        return {"eval_loss": self.loss, "accuracy": self.accuracy, "f1": self.f1, **scalars}
 
 
 def choose_precision(device_type: str, bf16_supported: bool, requested: str = "auto") -> str:
@@ -114,41 +116,88 @@ def plan_batches(lengths, batch_size: int, seed: int, shuffle: bool = True, worl
     return batches
 
 
+MODEL_INPUTS = ("input_ids", "token_type_ids")
+TARGETS = ("labels", "start_positions", "end_positions")  # -100 pads a per-token target
+
+
+def collate_features(features: list[dict], pad_id: int, device) -> dict[str, torch.Tensor]:
+    """One batch from unpadded features, padded to the longest of this batch only.
+
+    A feature holds `input_ids` and, where the task has them, `token_type_ids` (segment A / B),
+    `labels` (an int per text or a list per token) and span `start_positions` / `end_positions`;
+    any other key (offsets, word ids) is the task's own and stays out of the batch.
+    """
+    width = max(len(f["input_ids"]) for f in features)
+    batch = {}
+    for key, fill in (("input_ids", pad_id), ("token_type_ids", 0), ("labels", -100)):
+        if key not in features[0]:
+            continue
+        if key == "labels" and not isinstance(features[0]["labels"], list):
+            batch[key] = torch.tensor([f[key] for f in features])
+            continue
+        rows = np.full((len(features), width), fill, dtype=np.int64)
+        for row, f in enumerate(features):
+            rows[row, :len(f[key])] = f[key]
+        batch[key] = torch.from_numpy(rows)
+    mask = np.zeros((len(features), width), dtype=np.int64)
+    for row, f in enumerate(features):
+        mask[row, :len(f["input_ids"])] = 1
+    batch["attention_mask"] = torch.from_numpy(mask)
+    for key in ("start_positions", "end_positions"):
+        if key in features[0]:
+            batch[key] = torch.tensor([f[key] for f in features])
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 def collate(ids: list[list[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
     """input_ids + attention_mask padded to the longest text of this batch only."""
-    width = max(len(x) for x in ids)
-    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(ids), width), dtype=np.int64)
-    for row, x in enumerate(ids):
-        input_ids[row, :len(x)] = x
-        mask[row, :len(x)] = 1
-    return {"input_ids": torch.from_numpy(input_ids).to(device), "attention_mask": torch.from_numpy(mask).to(device)}
+    return collate_features([{"input_ids": x} for x in ids], pad_id, device)
 
 
-def evaluate(model, ids: list[list[int]], labels: list[int], n_labels: int, pad_id: int, accelerator,
-             batch_size: int = 64) -> EvalResult:
-    """Loss, accuracy, macro-F1 and confusion matrix; each process scores its share, sorted by length.
+def split_targets(batch: dict) -> tuple[dict, dict]:
+    """(model inputs, targets): the trainer computes the loss itself, summed, so that gradient
+    accumulation is exact; a model given `labels` would average its own."""
+    return ({k: v for k, v in batch.items() if k not in TARGETS}, {k: v for k, v in batch.items() if k in TARGETS})
+
+
+def forward_rows(model, features: list[dict], pad_id: int, accelerator, batch_size: int, per_row) -> list:
+    """`per_row(outputs, targets)` (a list, one value per row of the batch) for every feature, in
+    the features' order; each process runs its share, sorted by length, in inference mode.
 
     `model` is the unwrapped model: a DDP wrapper would sync buffers on every forward and hang
     when ranks hold different numbers of batches.
     """
     model.eval()
-    order = np.argsort([len(x) for x in ids], kind="stable")[accelerator.process_index::accelerator.num_processes]
+    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
+    order = order[accelerator.process_index::accelerator.num_processes]
     rows = []
-    target = torch.as_tensor(labels)
     with torch.inference_mode(), accelerator.autocast():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            logits = model(**collate([ids[i] for i in idx], pad_id, accelerator.device)).logits.float()
-            losses = F.cross_entropy(logits, target[idx].to(logits.device), reduction="none")
-            probs = logits.softmax(-1)
-            rows += list(zip(idx.tolist(), losses.tolist(), probs.tolist()))
-    rows = sorted(gather_object(rows)) if accelerator.num_processes > 1 else sorted(rows)
-    probs = np.array([r[2] for r in rows]).reshape(len(rows), n_labels)
+            inputs, targets = split_targets(collate_features([features[i] for i in idx], pad_id, accelerator.device))
+            rows += list(zip(idx.tolist(), per_row(model(**inputs), targets)))
+    if accelerator.num_processes > 1:
+        rows = gather_object(rows)
+    return [value for _, value in sorted(rows, key=lambda r: r[0])]
+
+
+def evaluate(model, ids: list, labels: list[int], n_labels: int, pad_id: int, accelerator,
+             batch_size: int = 64) -> EvalResult:
+    """Loss, accuracy, macro-F1 and confusion matrix of a classifier; `ids` are token ids per text
+    or features (`collate_features`), one per label."""
+    features = [dict(x, labels=y) if isinstance(x, dict) else {"input_ids": x, "labels": y} for x, y in zip(ids, labels)]
+
+    def per_row(outputs, targets):
+        logits = outputs.logits.float()
+        losses = F.cross_entropy(logits, targets["labels"], reduction="none")
+        return list(zip(losses.tolist(), logits.softmax(-1).tolist()))
+
+    rows = forward_rows(model, features, pad_id, accelerator, batch_size, per_row)
+    probs = np.array([r[1] for r in rows]).reshape(len(rows), n_labels)
     preds = probs.argmax(1).tolist()
     classes = list(range(n_labels))
     return EvalResult(
-        loss=float(np.mean([r[1] for r in rows])),
+        loss=float(np.mean([r[0] for r in rows])),
         accuracy=float(accuracy_score(labels, preds)),
         f1=float(f1_score(labels, preds, labels=classes, average="macro", zero_division=0)),
         confusion=confusion_matrix(labels, preds, labels=classes).tolist(),
@@ -228,6 +277,7 @@ class TrainResult:
     stopped_early: bool
     history: list[dict] = field(default_factory=list)
     out_dir: Path | None = None
+    task: str = "sentences"  # core.tasks.TASKS: what the model's head does
     main_process: bool = True  # False on the other ranks of a multi-process run: they stay quiet
 
     @property
@@ -236,7 +286,8 @@ class TrainResult:
 
     def summary(self) -> dict:
         """The CLI's JSON line."""
-        return {"accuracy": round(self.best.accuracy, 4), "f1": round(self.best.f1, 4),
+        scores = {k: round(v, 4) for k, v in self.best.metrics().items() if k != "eval_loss"}
+        return {"task": self.task, **scores,
                 "train_s": round(self.train_s, 2), "train_samples_per_s": round(self.samples_per_s, 2),
                 "out": str(self.out_dir) if self.out_dir else None}
 
@@ -245,8 +296,9 @@ def save_checkpoint(result: TrainResult, out_dir: Path | str, config, source: st
     """Save a trained classifier and its training.json record (`config`: the run's config dataclass)."""
     from core.models.saved import save_folder
 
-    record = {"base_model": source, "labels": result.label_names, "config": asdict(config),
+    record = {"task": result.task, "base_model": source, "labels": result.label_names, "config": asdict(config),
               "best_step": result.best_step, "steps": result.steps, "stopped_early": result.stopped_early,
               "metrics": result.best.metrics(), "confusion": result.best.confusion,
+              "details": {k: v for k, v in result.best.details.items() if not isinstance(v, (int, float))},
               "train_s": result.train_s, "train_samples_per_s": result.samples_per_s, "history": result.history}
     return save_folder(result.model, result.tokenizer, out_dir, record, "training.json", replace=replace)
