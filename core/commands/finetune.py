@@ -1,7 +1,9 @@
 """`python -m core finetune --train T.csv --eval E.csv ... --json`: fine-tune a classifier.
 
-`--train builtin` / `--eval builtin` use the built-in sentiment dataset's train / validation
-splits; without `--eval`, 20% of the training rows are held out. Runs the same under
+`--task` picks BERT's fine-tuning shape: `sentences` (a CSV of text,label), `pairs` (a CSV of
+text_a,text_b,label), `tokens` (CoNLL columns or JSONL {"tokens", "tags"}) or `qa` (SQuAD JSON or
+JSONL {"context", "question", "answers"}). `--train builtin` / `--eval builtin` use the task's
+built-in train / validation splits; without `--eval`, 20% of the training rows are held out. Runs the same under
 `accelerate launch [--cpu --num_processes N] -m core finetune ...`: only the main process saves
 and prints. The last stdout line with `--json` is
 {"task", "accuracy", "f1", "train_s", "train_samples_per_s", "out"} on the evaluation data, best checkpoint.
@@ -14,13 +16,15 @@ import time
 
 from core.commands import add_config_arguments, config_from_args
 from core.progress import StderrReporter
+from core.tasks.heads import TASKS
 from core.training.config import METRICS, PRECISIONS, TrainConfig
 
 
 def register(sub) -> None:
     p = sub.add_parser("finetune", help="fine-tune a model as a text classifier (CSV or built-in data)")
-    p.add_argument("--train", required=True, help="training CSV, or 'builtin' (built-in sentiment, train split)")
-    p.add_argument("--eval", help="evaluation CSV, or 'builtin' (validation split); default: 20%% of --train")
+    p.add_argument("--task", default="sentences", choices=TASKS, help="what the new head predicts (default: sentences)")
+    p.add_argument("--train", required=True, help="training file, or 'builtin' (the task's built-in train split)")
+    p.add_argument("--eval", help="evaluation file, or 'builtin' (validation split); default: 20%% of --train")
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--model", default="embedded", help="embedded, a hub id, or local:runs/NAME")
@@ -37,10 +41,32 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def load_task_data(args):
+    """(train, eval) of a pairs, tokens or qa task from the arguments."""
+    from core.inputs.datasets import BUILTIN, split_validation
+    from core.inputs.entities import builtin_entities, read_tagged
+    from core.inputs.pairs import builtin_pairs, read_pairs_csv
+    from core.inputs.questions import builtin_questions, read_questions
+
+    builtin, read = {"pairs": (builtin_pairs, read_pairs_csv), "tokens": (builtin_entities, read_tagged),
+                     "qa": (builtin_questions, lambda data, _names, name: read_questions(data, name))}[args.task]
+    train = builtin("train") if args.train == BUILTIN else read(args.train, None, f"'{args.train}'")
+    names = getattr(train, "label_names", None) or getattr(train, "tag_names", None)
+    if args.eval == BUILTIN or (args.eval is None and args.train == BUILTIN):
+        return train, builtin("validation")
+    if args.eval:
+        return train, read(args.eval, names, f"'{args.eval}'")
+    if args.task == "pairs":
+        return split_validation(train, 0.2, args.seed)
+    return train.holdout(0.2, args.seed, getattr(train, "contexts", None))
+
+
 def load_data(args):
-    """(train, eval) LabelledTexts from the arguments."""
+    """(train, eval) from the arguments: LabelledTexts, or the other tasks' data types."""
     from core.inputs.datasets import BUILTIN, builtin_sentiment, read_labelled_csv, split_validation
 
+    if args.task != "sentences":
+        return load_task_data(args)
     if args.train == BUILTIN:
         train = builtin_sentiment("train")
     else:

@@ -112,14 +112,20 @@ def split_validation(data: LabelledTexts, fraction: float = 0.2, seed: int = 0) 
     return data.subset(sorted(idx_train), "train"), data.subset(sorted(idx_val), "validation")
 
 
+def builtin_split(path: Path, split: str, what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the whole built-in CSV, the rows of one fixed split), or a UserError naming what is missing."""
+    if not path.is_file():
+        raise UserError(f"The built-in {what} are missing from this install (core/data/{path.name}).")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    part = frame[frame["split"] == split].reset_index(drop=True)
+    if part.empty:
+        raise UserError(f"The built-in {what} have no {split!r} split; they have {sorted(frame['split'].unique())}.")
+    return frame, part
+
+
 def builtin_sentiment(split: str, label_names: list[str] | None = None) -> LabelledTexts:
     """One split (train / validation / test) of the built-in sentiment dataset."""
-    if not BUILTIN_CSV.is_file():
-        raise UserError("The built-in sentiment dataset is missing from this install (core/data/sentiment.csv).")
-    frame = pd.read_csv(BUILTIN_CSV, dtype=str, keep_default_na=False)
-    part = frame[frame["split"] == split]
-    if part.empty:
-        raise UserError(f"The built-in dataset has no {split!r} split; it has {sorted(frame['split'].unique())}.")
+    frame, part = builtin_split(BUILTIN_CSV, split, "sentiment reviews")
     if label_names is None:
         label_names = _sorted_names(frame["label"])
     return from_frame(part, "text", "label", label_names, name=f"built-in sentiment ({split})")

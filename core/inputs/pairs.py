@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import UserError
-from core.inputs.datasets import LabelledTexts, from_frame
+from core.inputs.datasets import LabelledTexts, builtin_split, from_frame
 
 BUILTIN_PAIRS = Path(__file__).resolve().parent.parent / "data" / "pairs.csv"
 NLI_LABELS = ["entailment", "neutral", "contradiction"]
@@ -47,10 +47,5 @@ def read_pairs_csv(data, label_names: list[str] | None = None, name: str = "The 
 
 def builtin_pairs(split: str) -> LabelledTexts:
     """One split (train / validation / test) of the built-in NLI pairs (core/data/DATA_CARD_pairs.md)."""
-    if not BUILTIN_PAIRS.is_file():
-        raise UserError("The built-in pairs are missing from this install (core/data/pairs.csv).")
-    frame = pd.read_csv(BUILTIN_PAIRS, dtype=str, keep_default_na=False)
-    part = frame[frame["split"] == split]
-    if part.empty:
-        raise UserError(f"The built-in pairs have no {split!r} split; they have {sorted(frame['split'].unique())}.")
-    return pairs_from_frame(part.reset_index(drop=True), NLI_LABELS, f"built-in NLI pairs ({split})")
+    _, part = builtin_split(BUILTIN_PAIRS, split, "NLI pairs")
+    return pairs_from_frame(part, NLI_LABELS, f"built-in NLI pairs ({split})")

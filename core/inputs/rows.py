@@ -30,3 +30,19 @@ class Rows:
         if n >= len(self):
             return self
         return self.subset(sorted(np.random.default_rng(seed).choice(len(self), int(n), replace=False).tolist()))
+
+    def holdout(self, fraction: float = 0.2, seed: int = 0, groups: list | None = None):
+        """(train, validation) at random; rows of one group (a QA item's context) stay together,
+        so the validation score never comes from a paragraph the model trained on."""
+        from core.errors import UserError
+
+        keys = list(range(len(self))) if groups is None else groups
+        unique = sorted(set(keys), key=str)
+        rng = np.random.default_rng(seed)
+        held = set(rng.permutation(len(unique))[:max(1, round(len(unique) * fraction))].tolist())
+        if len(held) >= len(unique):
+            raise UserError(f"{len(self)} rows are too few to keep a validation set: add rows or give an evaluation file.")
+        chosen = {unique[i] for i in held}
+        val = [i for i, k in enumerate(keys) if k in chosen]
+        train = [i for i, k in enumerate(keys) if k not in chosen]
+        return self.subset(train, "train"), self.subset(val, "validation")

@@ -13,30 +13,38 @@ import torch
 from core.errors import UserError
 
 
-def load_base_classifier(choice: str, label_names: list[str]):
-    """(tokenizer, a fresh XForSequenceClassification) from the weights behind `choice`.
+def load_base_classifier(choice: str, label_names: list[str], task=None):
+    """(tokenizer, a fresh model with the task's head: XForSequenceClassification unless `task`
+    (`core.tasks.heads.Task`) says token classification or question answering) from `choice`.
 
     Loaded from disk (or the hub) every time, so the cached model other pages share is never
-    touched. A classifier already fine-tuned with other labels gets a new head.
+    touched. A model already fine-tuned with other labels gets a new head.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
 
     from core.models.loading import load_failed, quiet_transformers, require_supported, resolve
 
     quiet_transformers()
     source = resolve(choice)
     try:
-        require_supported(source, AutoConfig.from_pretrained(source.location, **source.hub_kwargs()), "fine-tuning")
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source.location, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-            label2id={n: i for i, n in enumerate(label_names)}, ignore_mismatched_sizes=True,
-            use_safetensors=True, **source.hub_kwargs())
+        config = AutoConfig.from_pretrained(source.location, **source.hub_kwargs())
+        require_supported(source, config, "fine-tuning")
+        words = task is not None and task.name == "tokens"
+        # Byte-level BPE (RoBERTa) needs a leading space to read pre-split words like a sentence.
+        extra = {"add_prefix_space": True} if words and config.model_type == "roberta" else {}
+        tokenizer = AutoTokenizer.from_pretrained(source.location, **extra, **source.hub_kwargs())
+        head = getattr(transformers, task.head if task is not None else "AutoModelForSequenceClassification")
+        labels = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                      label2id={n: i for i, n in enumerate(label_names)}) if label_names else {}
+        model = head.from_pretrained(source.location, **labels, ignore_mismatched_sizes=True, use_safetensors=True,
+                                     **source.hub_kwargs())
     except UserError:
         raise
     except (OSError, ValueError) as err:
         raise load_failed(source, err) from err
-    model.config.problem_type = "single_label_classification"
+    if task is None or task.head == "AutoModelForSequenceClassification":
+        model.config.problem_type = "single_label_classification"
     return tokenizer, model
 
 

@@ -9,7 +9,7 @@ from core.errors import UserError
 
 MODES = ("lora", "partial", "full", "scratch")  # what pretraining trains
 PRECISIONS = ("auto", "no", "bf16", "fp16")
-METRICS = ("accuracy", "f1")  # what picks a fine-tune's best checkpoint
+METRICS = ("auto", "accuracy", "f1")  # what picks a fine-tune's best checkpoint; auto: the task's own
 LAYER_CHOICES = ("first", "spread")  # which teacher layers a distilled student keeps
 
 
@@ -52,7 +52,7 @@ class TrainConfig:
     eval_every: int = 0  # optimizer steps between evaluations; 0 = once per epoch
     seed: int = 42
     precision: str = "auto"  # auto: bf16 on CUDA that supports it, else fp16 on CUDA, else fp32
-    metric: str = "accuracy"  # the validation metric that picks the best checkpoint
+    metric: str = "auto"  # the validation metric that picks the best checkpoint (auto: accuracy, entity / span F1)
 
     def validate(self) -> None:
         checks = [

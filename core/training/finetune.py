@@ -16,16 +16,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
 
 from core.inputs.datasets import LabelledTexts, builtin_sentiment
 from core.errors import UserError
 from core.models.arch import max_length_of
 from core.progress import Recorded, SilentReporter
 from core.models.classifiers import load_base_classifier
-from core.training.kit import (BestCheckpoint, TrainResult, save_checkpoint, adamw, collate, evaluate,
-                               linear_schedule, make_accelerator, plan_batches, tokenize)
+from core.tasks.heads import task_of
+from core.training.kit import (BestCheckpoint, TrainResult, adamw, collate_features, linear_schedule,
+                               make_accelerator, plan_batches, save_checkpoint, split_targets)
 from core.training.config import QUICK_FINETUNE, TrainConfig
 
 
@@ -42,23 +41,25 @@ def _steps_per_epoch(rows: int, update_size: int, world: int) -> int:
     return steps
 
 
-def _update(model, optimizer, scheduler, accelerator, ids, labels, batch, config: TrainConfig, pad_id: int,
-            reporter) -> float:
-    """One optimizer update over `batch` (row indices), in micro-batches; returns the update's loss.
+def _update(model, optimizer, scheduler, accelerator, features, batch, config: TrainConfig, pad_id: int,
+            reporter, task) -> float:
+    """One optimizer update over `batch` (feature indices), in micro-batches; returns the update's loss.
 
-    Each micro-batch's loss is its sum over examples / the examples in the whole update: K
-    micro-batches of B give exactly the gradient of one batch of K*B, even when the last is short.
+    Each micro-batch's loss is its sum (over examples, or labelled tokens) / that of the whole
+    update: K micro-batches of B give exactly the gradient of one batch of K*B, even when the last
+    is short.
     """
     model.train()
     micro = [batch[i:i + config.batch_size] for i in range(0, len(batch), config.batch_size)]
+    weight = max(1, task.weight([features[i] for i in batch]))
     total = 0.0
     for j, idx in enumerate(micro):
         reporter.check_cancelled()
-        inputs = collate([ids[i] for i in idx], pad_id, accelerator.device)
+        tensors = collate_features([features[i] for i in idx], pad_id, accelerator.device)
+        inputs, _ = split_targets(tensors)
         sync = accelerator.no_sync(model) if j < len(micro) - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
-            logits = model(**inputs).logits.float()
-            loss = F.cross_entropy(logits, labels[idx].to(logits.device), reduction="sum") / len(batch)
+            loss = task.loss(model(**inputs), tensors) / weight
             accelerator.backward(loss)
         total += loss.item()
     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -71,16 +72,17 @@ def _update(model, optimizer, scheduler, accelerator, ids, labels, batch, config
 class _Validation:
     """Scores the validation set, keeps the best weights, and says when patience has run out."""
 
-    def __init__(self, model, ids, labels, n_labels: int, pad_id: int, accelerator, config: TrainConfig, reporter):
-        self.model, self.ids, self.labels, self.n_labels, self.pad_id = model, ids, labels, n_labels, pad_id
+    def __init__(self, model, task, data, features, pad_id: int, accelerator, config: TrainConfig, reporter):
+        self.model, self.task, self.data, self.features, self.pad_id = model, task, data, features, pad_id
         self.accelerator, self.config, self.reporter = accelerator, config, reporter
-        self.best = BestCheckpoint(config.metric)
+        self.best = BestCheckpoint(task.metric if config.metric == "auto" else config.metric)
 
     def __call__(self, step: int, total: int, epoch: float) -> bool:
-        result = evaluate(self.model, self.ids, self.labels, self.n_labels, self.pad_id, self.accelerator,
-                          batch_size=max(64, self.config.batch_size))
+        result = self.task.evaluate(self.model, self.data, self.features, self.pad_id, self.accelerator,
+                                    max(64, self.config.batch_size))
         improved = self.best.offer(result, self.model, step)
-        self.reporter.report(step / total, f"Step {step}/{total}: validation accuracy {result.accuracy:.1%}", type="eval",
+        self.reporter.report(step / total, f"Step {step}/{total}: validation {self.best.metric} "
+                             f"{getattr(result, self.best.metric):.1%}", type="eval",
                              step=step, epoch=round(epoch, 3), best=improved, **result.metrics())
         return self.config.patience > 0 and self.best.stale >= self.config.patience
 
@@ -93,10 +95,12 @@ def _updates(lengths, update_size: int, config: TrainConfig, world: int, rank: i
             yield epoch, epoch + (batch_no + 1) / len(plan), batch
 
 
-def train_classifier(model, tokenizer, train: LabelledTexts, evaluation: LabelledTexts,
-                     config: TrainConfig | None = None, reporter=None, out_dir: Path | str | None = None,
-                     source: str = "") -> TrainResult:
+def train_classifier(model, tokenizer, train, evaluation, config: TrainConfig | None = None, reporter=None,
+                     out_dir: Path | str | None = None, source: str = "") -> TrainResult:
     """Train `model` (its own copy: it is changed in place) and keep the best checkpoint by `config.metric`.
+
+    The task follows the data (`core.tasks.heads.task_of`): texts, pairs, tagged sentences or
+    questions, with a model of the matching head (`load_base_model`).
 
     Events sent to `reporter.report`: ``type="step"`` (step, epoch, loss, lr, samples_per_s,
     eta_s), ``type="eval"`` (step, epoch, eval_loss, accuracy, f1, best) and ``type="stop"``
@@ -114,23 +118,23 @@ def train_classifier(model, tokenizer, train: LabelledTexts, evaluation: Labelle
     max_length = min(config.max_length, max_length_of(model.config))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     reporter.report(0.0, "Tokenizing…")
-    train_ids, eval_ids = tokenize(tokenizer, train.texts, max_length), tokenize(tokenizer, evaluation.texts, max_length)
+    task = task_of(train)
+    train_ids, eval_ids = task.encode(tokenizer, train, max_length), task.encode(tokenizer, evaluation, max_length)
     update_size = config.batch_size * config.grad_accum
     total = _steps_per_epoch(len(train_ids), update_size, world) * config.epochs
-    labels = torch.as_tensor(train.labels)
     model.to(accelerator.device)
     optimizer = adamw(model, config.lr, config.weight_decay)
     scheduler = linear_schedule(optimizer, int(config.warmup_ratio * total), total)
     model, optimizer = accelerator.prepare(model, optimizer)
     plain = accelerator.unwrap_model(model)
-    validate = _Validation(plain, eval_ids, evaluation.labels, len(train.label_names), pad_id, accelerator, config,
-                           reporter)
+    validate = _Validation(plain, task, evaluation, eval_ids, pad_id, accelerator, config, reporter)
     reporter.report(0.0, f"Training: {total} steps of {update_size} examples on {accelerator.device}", type="start",
          steps=total, device=str(accelerator.device), precision=accelerator.mixed_precision,
          processes=world, train_rows=len(train), eval_rows=len(evaluation))
     step, samples, stopped_early, started = 0, 0, False, time.perf_counter()
-    for epoch, done, batch in _updates([len(x) for x in train_ids], update_size, config, world, accelerator.process_index):
-        loss = _update(model, optimizer, scheduler, accelerator, train_ids, labels, batch, config, pad_id, reporter)
+    for epoch, done, batch in _updates([len(f["input_ids"]) for f in train_ids], update_size, config, world,
+                                       accelerator.process_index):
+        loss = _update(model, optimizer, scheduler, accelerator, train_ids, batch, config, pad_id, reporter, task)
         step, samples, elapsed = step + 1, samples + len(batch) * world, time.perf_counter() - started
         reporter.report(step / total, f"Step {step}/{total} · loss {loss:.3f}", type="step", step=step, epoch=round(done, 3),
              loss=loss, lr=scheduler.get_last_lr()[0], samples_per_s=samples / elapsed,
@@ -145,9 +149,9 @@ def train_classifier(model, tokenizer, train: LabelledTexts, evaluation: Labelle
     if config.eval_every and step % config.eval_every and not stopped_early:
         validate(step, total, float(config.epochs))
     best = validate.best
-    result = TrainResult(best.restore(plain), tokenizer, list(train.label_names), best.result, best.step, step,
+    result = TrainResult(best.restore(plain), tokenizer, task.labels(train), best.result, best.step, step,
                          samples, time.perf_counter() - started, stopped_early, reporter.history,
-                         main_process=accelerator.is_main_process)
+                         task=task.name, main_process=accelerator.is_main_process)
     if out_dir is not None:
         _save(result, accelerator, reporter, Path(out_dir), config, source)
     return result
@@ -163,9 +167,9 @@ def _save(result: TrainResult, accelerator, reporter, out_dir: Path, config: Tra
     result.out_dir = out_dir
 
 
-def finetune(choice: str, train: LabelledTexts, evaluation: LabelledTexts, config: TrainConfig | None = None,
+def finetune(choice: str, train, evaluation, config: TrainConfig | None = None,
              reporter=None, out_dir: Path | str | None = None) -> TrainResult:
-    """Load a fresh classifier from `choice` ("embedded", a hub id, "local:...") and train it."""
+    """Load a fresh model with the data's task head from `choice` ("embedded", a hub id, "local:...") and train it."""
     from accelerate.utils import set_seed
 
     config = config or TrainConfig()
@@ -173,7 +177,8 @@ def finetune(choice: str, train: LabelledTexts, evaluation: LabelledTexts, confi
     if reporter is not None:
         reporter.report(0.0, f"Loading {choice}…")
     set_seed(config.seed)  # the new classification head starts the same way every run
-    tokenizer, model = load_base_classifier(choice, train.label_names)
+    task = task_of(train)
+    tokenizer, model = load_base_classifier(choice, task.labels(train), task)
     return train_classifier(model, tokenizer, train, evaluation, config, reporter, out_dir, source=choice)
 
 

@@ -161,7 +161,7 @@ def split_targets(batch: dict) -> tuple[dict, dict]:
 
 
 def forward_rows(model, features: list[dict], pad_id: int, accelerator, batch_size: int, per_row) -> list:
-    """`per_row(outputs, targets)` (a list, one value per row of the batch) for every feature, in
+    """`per_row(outputs, batch)` (a list, one value per row of the batch) for every feature, in
     the features' order; each process runs its share, sorted by length, in inference mode.
 
     `model` is the unwrapped model: a DDP wrapper would sync buffers on every forward and hang
@@ -174,8 +174,8 @@ def forward_rows(model, features: list[dict], pad_id: int, accelerator, batch_si
     with torch.inference_mode(), accelerator.autocast():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            inputs, targets = split_targets(collate_features([features[i] for i in idx], pad_id, accelerator.device))
-            rows += list(zip(idx.tolist(), per_row(model(**inputs), targets)))
+            tensors = collate_features([features[i] for i in idx], pad_id, accelerator.device)
+            rows += list(zip(idx.tolist(), per_row(model(**split_targets(tensors)[0]), tensors)))
     if accelerator.num_processes > 1:
         rows = gather_object(rows)
     return [value for _, value in sorted(rows, key=lambda r: r[0])]
