@@ -12,7 +12,6 @@ from typing import Callable
 
 import torch.nn.functional as F
 
-from core.errors import UserError
 from core.tasks.tokens import encode_tagged
 
 TASKS = ("sentences", "pairs", "tokens", "qa")
@@ -139,8 +138,3 @@ def task_of(data) -> Task:
         return BY_NAME["qa"]
     return BY_NAME["pairs" if getattr(data, "second", None) is not None else "sentences"]
 
-
-def get_task(name: str) -> Task:
-    if name not in BY_NAME:
-        raise UserError(f"Unknown task {name!r}; choose one of {', '.join(TASKS)}.")
-    return BY_NAME[name]

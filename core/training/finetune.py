@@ -16,7 +16,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 from core.inputs.datasets import LabelledTexts, builtin_sentiment
 from core.errors import UserError
 from core.models.arch import max_length_of
@@ -24,7 +23,7 @@ from core.progress import Recorded, SilentReporter
 from core.models.classifiers import load_base_classifier
 from core.tasks.heads import task_of
 from core.training.kit import (BestCheckpoint, TrainResult, adamw, collate_features, linear_schedule,
-                               make_accelerator, plan_batches, save_checkpoint, split_targets)
+                               make_accelerator, model_inputs, plan_batches, save_checkpoint)
 from core.training.config import QUICK_FINETUNE, TrainConfig
 
 
@@ -56,10 +55,9 @@ def _update(model, optimizer, scheduler, accelerator, features, batch, config: T
     for j, idx in enumerate(micro):
         reporter.check_cancelled()
         tensors = collate_features([features[i] for i in idx], pad_id, accelerator.device)
-        inputs, _ = split_targets(tensors)
         sync = accelerator.no_sync(model) if j < len(micro) - 1 else contextlib.nullcontext()
         with sync, accelerator.autocast():
-            loss = task.loss(model(**inputs), tensors) / weight
+            loss = task.loss(model(**model_inputs(tensors)), tensors) / weight
             accelerator.backward(loss)
         total += loss.item()
     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -100,7 +98,7 @@ def train_classifier(model, tokenizer, train, evaluation, config: TrainConfig | 
     """Train `model` (its own copy: it is changed in place) and keep the best checkpoint by `config.metric`.
 
     The task follows the data (`core.tasks.heads.task_of`): texts, pairs, tagged sentences or
-    questions, with a model of the matching head (`load_base_model`).
+    questions, with a model of the matching head (`load_base_classifier(..., task)`).
 
     Events sent to `reporter.report`: ``type="step"`` (step, epoch, loss, lr, samples_per_s,
     eta_s), ``type="eval"`` (step, epoch, eval_loss, accuracy, f1, best) and ``type="stop"``

@@ -116,7 +116,6 @@ def plan_batches(lengths, batch_size: int, seed: int, shuffle: bool = True, worl
     return batches
 
 
-MODEL_INPUTS = ("input_ids", "token_type_ids")
 TARGETS = ("labels", "start_positions", "end_positions")  # -100 pads a per-token target
 
 
@@ -154,10 +153,10 @@ def collate(ids: list[list[int]], pad_id: int, device) -> dict[str, torch.Tensor
     return collate_features([{"input_ids": x} for x in ids], pad_id, device)
 
 
-def split_targets(batch: dict) -> tuple[dict, dict]:
-    """(model inputs, targets): the trainer computes the loss itself, summed, so that gradient
-    accumulation is exact; a model given `labels` would average its own."""
-    return ({k: v for k, v in batch.items() if k not in TARGETS}, {k: v for k, v in batch.items() if k in TARGETS})
+def model_inputs(batch: dict) -> dict:
+    """The batch without its targets: the trainer computes the loss itself, summed, so that
+    gradient accumulation is exact; a model given `labels` would average its own."""
+    return {k: v for k, v in batch.items() if k not in TARGETS}
 
 
 def forward_rows(model, features: list[dict], pad_id: int, accelerator, batch_size: int, per_row) -> list:
@@ -175,7 +174,7 @@ def forward_rows(model, features: list[dict], pad_id: int, accelerator, batch_si
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             tensors = collate_features([features[i] for i in idx], pad_id, accelerator.device)
-            rows += list(zip(idx.tolist(), per_row(model(**split_targets(tensors)[0]), tensors)))
+            rows += list(zip(idx.tolist(), per_row(model(**model_inputs(tensors)), tensors)))
     if accelerator.num_processes > 1:
         rows = gather_object(rows)
     return [value for _, value in sorted(rows, key=lambda r: r[0])]
