@@ -1,4 +1,4 @@
-"""Fine-tuning: turn the chosen BERT into a text classifier, watch it learn, then try it."""
+"""Fine-tuning: turn the chosen BERT into a classifier, a tagger or a question answerer, watch it learn, then try it."""
 from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
@@ -9,28 +9,28 @@ from functools import partial
 
 import streamlit as st
 
-from core.inputs.datasets import (BUILTIN, HUB_DATASETS, builtin_sentiment, load_hub_dataset,
-                           read_labelled_csv, split_validation)
 from core.errors import UserError
-from core.figures.training import class_probabilities, confusion_figure, training_curves
+from core.figures.training import training_curves
 from core.jobs import JOBS
+from core.models.classifiers import as_loaded, list_classifiers, open_classifier
 from core.models.loading import is_offline
 from core.models.saved import zip_folder
-from core.training.finetune import estimate_seconds, finetune, measure_throughput
+from core.tasks.heads import TASKS
+from core.tasks.scores import expectation
+from core.tasks.sources import HEAD_OF_TASK, PRESETS, RECIPES, describe, token_lengths
 from core.training.config import TrainConfig
-from core.models.classifiers import as_loaded, classify
-from pages._common import (current_model, job_panel, job_running, jobs_caption, latest, name_box,
+from core.training.finetune import estimate_seconds, finetune, measure_throughput
+from pages._common import (current_model, job_panel, job_running, jobs_caption, latest, my_runs_dir, name_box,
                            new_model_dir, start_job)
-
-SOURCES = {BUILTIN: "Built-in sentiment reviews", "csv": "Upload a CSV", "hub": "Hub dataset (needs internet)"}
+from pages._tasks import LESSONS, TITLES, pick_data, show_rows, show_scores, try_it
 
 st.title("🎯 Fine-tuning")
 st.markdown(
     "Pretraining taught BERT how language works; **fine-tuning** teaches it one task. A small new "
-    "layer (the *classification head*, random at first) reads the sentence vector BERT makes, and "
-    "then **every weight** — head and BERT alike — is nudged by gradient descent so the right "
-    "label gets a higher probability. A few minutes on a laptop is enough for short sentences. "
-    "The model the other pages use is never changed: training works on its own copy."
+    "layer (the *head*, random at first) reads the vectors BERT makes, and then **every weight** — head "
+    "and BERT alike — is nudged by gradient descent so the right answer gets a higher probability. "
+    "The BERT paper fine-tuned one model four ways; so can you. A few minutes on a laptop is enough for short "
+    "texts. The model the other pages use is never changed: training works on its own copy."
 )
 model = current_model()
 choice = model.choice
@@ -46,53 +46,23 @@ def offline_now() -> bool:
     return is_offline()
 
 
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def trained_model(choice: str, head: str):
+    """A saved or hub model with a trained head, loaded once per process (never changed by a page)."""
+    return open_classifier(choice, (head,))
+
+
+task = st.radio("Task", TASKS, format_func=TITLES.get, horizontal=True, key="ft_task")
+st.markdown(LESSONS[task])
+if expected := expectation(task):
+    st.caption(expected)
+
 # ------------------------------------------------------------------------------------ 1. data
 st.header("1 · Data")
-source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="ft_source")
-train = evaluation = None
-hub_name, hub_limit = None, 0
 seed = int(st.session_state.get("ft_seed", 42))
-try:
-    if source == BUILTIN:
-        train = builtin_sentiment("train")
-        evaluation = builtin_sentiment("validation", train.label_names)
-        st.caption("1,370 short reviews (products, films, food, travel, services…) written for this app; "
-                   "fixed splits: 1,090 train / 140 validation / 140 test. The test split stays unseen.")
-    elif source == "csv":
-        upload = st.file_uploader("CSV file (UTF-8 with a header row)", type=["csv"], key="ft_upload")
-        if upload is None:
-            st.info("Upload a CSV with one column of texts and one of labels — any number of classes.")
-        else:
-            from core.inputs.csv_input import load_csv
-
-            columns = list(load_csv(upload.getvalue()).columns)
-            guess = lambda name, fallback: columns.index(name) if name in columns else fallback  # noqa: E731
-            c1, c2, c3 = st.columns(3)
-            text_col = c1.selectbox("Text column", columns, index=guess("text", 0), key="ft_text_col")
-            label_col = c2.selectbox("Label column", columns, index=guess("label", min(1, len(columns) - 1)),
-                                     key="ft_label_col")
-            held_out = c3.slider("Held out for validation", 10, 40, 20, step=5, format="%d%%", key="ft_held_out",
-                                 help="Rows the model never trains on, to measure it honestly (stratified by label).")
-            data = read_labelled_csv(upload.getvalue(), text_col, label_col, name=f"'{upload.name}'")
-            train, evaluation = split_validation(data, held_out / 100, seed)
-    else:
-        c1, c2 = st.columns(2)
-        hub_name = c1.selectbox("Hub dataset", list(HUB_DATASETS), key="ft_hub")
-        hub_limit = int(c2.number_input("Training rows", 100, 20_000, 2_000, step=100, key="ft_hub_limit",
-                                        help="A random sample; validation gets a fifth as many (at least 200)."))
-        if offline_now():
-            st.warning("No internet here: hub datasets can't be downloaded. Use the built-in dataset or a CSV.")
-            hub_name = None
-        else:
-            st.caption("Downloaded when you press Start.")
-except UserError as err:
-    st.error(str(err))
-    train = evaluation = None
-
+train, evaluation, fetch = pick_data(task, seed, offline_now())
 if train is not None:
-    counts = train.class_counts()
-    st.caption(f"**{len(train):,}** training rows · **{len(evaluation):,}** validation rows · "
-               f"{len(counts)} classes: " + ", ".join(f"{name} ({n:,})" for name, n in counts.items()))
+    st.caption(f"Training: {describe(train)} · validation: {len(evaluation):,} rows")
     if st.session_state.get("ft_limit_for") != (train.name, len(train)):
         st.session_state["ft_limit_for"] = (train.name, len(train))  # new data: start from all its rows
         st.session_state["ft_limit"] = len(train)
@@ -101,8 +71,7 @@ if train is not None:
                             help="Fewer rows train faster; a classroom demo learns something from 200.")
     train = train.sample(int(limit), seed)
     with st.expander("Look at the training rows"):
-        st.dataframe({"text": train.texts[:200], "label": [train.label_names[i] for i in train.labels[:200]]},
-                     hide_index=True, width="stretch")
+        show_rows(task, train)
 
 augment_recipe, augment_copies = None, 0
 try:
@@ -110,7 +79,7 @@ try:
     from core.augment.techniques import TECHNIQUES, unavailable_reason
 except ImportError:  # the augmentation module is optional
     TECHNIQUES = {}
-if TECHNIQUES and (train is not None or hub_name):
+if TECHNIQUES and task == "sentences" and (train is not None or fetch):
     with st.expander("Augment the training rows (optional)"):
         usable = [n for n, t in TECHNIQUES.items() if t.needs not in ("mlm", "network") and not unavailable_reason(n)]
         c1, c2 = st.columns([3, 1])
@@ -123,25 +92,31 @@ if TECHNIQUES and (train is not None or hub_name):
 
 # ------------------------------------------------------------------------------ 2. settings
 st.header("2 · Settings")
+if st.session_state.get("ft_recipe_for") != task:
+    st.session_state["ft_recipe_for"] = task  # a new task: the settings measured to train it well here
+    recipe = RECIPES[task]
+    st.session_state.update(ft_epochs=recipe["epochs"], ft_lr=recipe["lr"], ft_max_len=recipe["max_length"])
 c = st.columns(4)
-epochs = c[0].number_input("Epochs", 1, 20, 2, key="ft_epochs",
+epochs = c[0].number_input("Epochs", 1, 20, key="ft_epochs",
                            help="Passes over the training data. 2–4 is the usual range for BERT; "
                                 "more overfits small datasets (watch validation loss rise).")
 batch_size = c[1].select_slider("Batch size", [4, 8, 16, 32, 64], 16, key="ft_batch",
                                 help="Examples per step. 16–32 is the BERT paper's range; on a CPU bigger "
                                      "batches are barely faster per example.")
-lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], 5e-5, key="ft_lr",
+lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], key="ft_lr",
                         format_func=lambda v: f"{v:.0e}",
                         help="2e-5 to 5e-5 is the BERT paper's range. Too high and the loss jumps or "
                              "the model predicts one class for everything.")
-max_length = c[3].select_slider("Max length (tokens)", [32, 64, 128, 256, 512], 64, key="ft_max_len",
-                                help="Longer texts are cut there. Attention costs grow with the square of "
+max_length = c[3].select_slider("Max length (tokens)", [32, 64, 128, 256, 512], key="ft_max_len",
+                                help="Longer inputs are cut there (paragraphs for questions are split into "
+                                     "overlapping windows instead). Attention costs grow with the square of "
                                      "the length, so keep it as short as your texts allow.")
 if train is not None:
-    lengths = [len(ids) for ids in model.tokenizer(train.texts[:2000])["input_ids"]]
+    lengths = token_lengths(model.tokenizer, train)
     whole = sum(n <= max_length for n in lengths) / len(lengths)
-    st.caption(f"{max_length} tokens keep **{whole:.1%}** of these training texts whole "
-               f"(longest: {max(lengths)} tokens).")
+    st.caption(f"{max_length} tokens hold **{whole:.1%}** of these training inputs whole (longest: {max(lengths)} "
+               "tokens)" + ("; longer paragraphs become several windows, a quarter of the window overlapping."
+                            if task == "qa" else "."))
 with st.expander("More settings"):
     m = st.columns(3)
     grad_accum = m[0].number_input("Gradient accumulation", 1, 64, 1, key="ft_accum",
@@ -163,7 +138,7 @@ with st.expander("More settings"):
 config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), max_length=int(max_length),
                      grad_accum=int(grad_accum), weight_decay=float(weight_decay), warmup_ratio=float(warmup),
                      patience=int(patience), eval_every=int(eval_every), seed=seed)
-default_name = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{choice.rsplit('/', 1)[-1]}-{source}")[:40] + time.strftime("-%H%M%S")
+default_name = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{choice.rsplit('/', 1)[-1]}-{task}")[:40] + time.strftime("-%H%M%S")
 if st.session_state.pop("ft_rename", False):
     st.session_state.pop("ft_name", None)  # after a start the box empties: the next run gets a fresh name
 name = name_box("Save as", "ft_name", default_name)
@@ -191,17 +166,16 @@ if train is not None:
 
 # --------------------------------------------------------------------------------- 3. train
 st.header("3 · Train")
-ready = (train is not None or hub_name is not None) and not job_running("ft_job")
+ready = (train is not None or fetch is not None) and not job_running("ft_job")
 if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="ft_start"):
     try:
         config.validate()
         out_dir = new_model_dir(name)
 
-        def work(job, train=train, evaluation=evaluation, hub=(hub_name, hub_limit),
-                 augment=(augment_recipe, augment_copies)):
-            if hub[0]:
-                job.report(0.0, f"Downloading {hub[0]}…")
-                train, evaluation = load_hub_dataset(hub[0], hub[1], config.seed)
+        def work(job, train=train, evaluation=evaluation, fetch=fetch, augment=(augment_recipe, augment_copies)):
+            if fetch:
+                job.report(0.0, "Downloading the dataset…")
+                train, evaluation = fetch()
             if augment[0]:
                 def progress(done, total):
                     job.check_cancelled()
@@ -221,48 +195,19 @@ if st.button("▶ Start fine-tuning", type="primary", disabled=not ready, key="f
 def show_results(job) -> None:
     done = job.result
     result, evaluation = done["result"], done["evaluation"]
-    best = result.best
     folder = result.out_dir
     st.success(f"Saved as **{folder.name}**: pick it in the sidebar (yours only) to look inside it on the other pages.")
-    majority = max(evaluation.class_counts().values()) / len(evaluation)
-    c = st.columns(5)
-    c[0].metric("Validation accuracy", f"{best.accuracy:.1%}", f"{best.accuracy - majority:+.1%} vs majority class",
-                help=f"Always answering the most common class would score {majority:.1%}.")
-    c[1].metric("Macro-F1", f"{best.f1:.3f}", help="F1 averaged over classes: a rare class counts as much as a big one.")
-    c[2].metric("Best step", f"{result.best_step} / {result.steps}")
-    c[3].metric("Training time", f"{result.train_s:.0f} s")
-    c[4].metric("Speed", f"{result.samples_per_s:.1f} ex/s")
     if result.stopped_early:
-        st.info(f"Stopped early after {result.steps} steps: validation accuracy had stopped improving. "
+        st.info(f"Stopped early after {result.steps} steps: the validation score had stopped improving. "
                 "The best checkpoint was kept.")
     st.plotly_chart(training_curves(result.history), key="ft_curves_final")
-    left, right = st.columns([2, 3])
-    left.plotly_chart(confusion_figure(best.confusion, result.label_names), key="ft_confusion")
-    with right:
-        wrong = [i for i, (p, y) in enumerate(zip(best.predictions, evaluation.labels)) if p != y]
-        st.markdown(f"**Misclassified validation examples** ({len(wrong)} of {len(evaluation)})")
-        st.dataframe({"text": [evaluation.texts[i] for i in wrong],
-                      "true": [result.label_names[evaluation.labels[i]] for i in wrong],
-                      "predicted": [result.label_names[best.predictions[i]] for i in wrong],
-                      "confidence": [max(best.probabilities[i]) for i in wrong]},
-                     hide_index=True, width="stretch",
-                     column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1,
-                                                                                   format="percent")})
-    st.subheader("Try your own sentence")
-    text = st.text_input("A sentence for the new classifier", "The staff were lovely and the room was spotless.",
-                         key="ft_try", max_chars=5_000)
-    try:
-        label, scores, notice = classify(as_loaded(result), text)
-        st.metric("Prediction", label, f"{scores[label]:.1%} sure", delta_color="off")
-        st.plotly_chart(class_probabilities(scores), key="ft_try_probs")
-        if notice:
-            st.caption(notice)
-    except UserError as err:
-        st.warning(str(err))
+    show_scores(result.task, result, evaluation)
+    st.subheader("Try it")
+    try_it(result.task, as_loaded(result), "ft_try")
     st.download_button("⬇ Download the model (.zip)", partial(zip_folder, folder), file_name=f"{folder.name}.zip",
                        mime="application/zip", on_click="ignore", key="ft_download",
-                       help="safetensors weights, config (with your label names) and tokenizer: "
-                            "load it with AutoModelForSequenceClassification.from_pretrained(folder).")
+                       help="safetensors weights, config (with your label names) and tokenizer: load it with "
+                            "transformers' AutoModelFor…from_pretrained(folder), or `python -m core predict`.")
 
 
 def show_live(events: list[dict]) -> None:
@@ -281,3 +226,20 @@ def show_job():
 
 
 show_job()
+
+# ----------------------------------------------------------------------------- 4. try a model
+st.header("4 · Try a trained model")
+st.markdown("Any model with this task's head: one you fine-tuned earlier, or a well-known pretrained one from the "
+            "hub (needs internet), in the same view.")
+head = HEAD_OF_TASK[task]
+saved = {m["choice"]: f"yours · {m['name']}" for m in list_classifiers(my_runs_dir(), heads=(head,))}
+options = {**saved, **{hub_id: f"hub · {hub_id}" for hub_id in PRESETS[task]}}
+picked = st.selectbox("Model", list(options), format_func=options.get, index=None, key=f"ft_try_model_{task}",
+                      placeholder="Choose a model to try")
+if picked:
+    try:
+        loaded = trained_model(picked, head)
+    except UserError as err:
+        st.error(str(err))
+    else:
+        try_it(task, loaded, f"ft_try_{task}_other")

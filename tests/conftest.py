@@ -47,6 +47,30 @@ def tiny_bert() -> str:
     return tiny_choice("bert")
 
 
+@pytest.fixture(scope="session")
+def trained() -> dict[str, Path]:
+    """Tiny fine-tunes for the try-it views and `predict`, trained once: a tagger of names, a
+    reader that answers "who is it?" and a same-or-different pair classifier."""
+    import torch
+
+    from core.training.config import TrainConfig
+    from core.training.finetune import finetune
+    from tiny_models import questions, same_or_different, tagged
+
+    recipes = {"tokens": (lambda: tagged(300).holdout(0.2, 0), 10), "qa": (lambda: questions(200).holdout(0.2, 0), 3),
+               "pairs": (lambda: (same_or_different(),) * 2, 10)}
+    folders = {}
+    for task, (data, epochs) in recipes.items():
+        folder = folders[task] = _TINY_ROOT / f"trained-{task}"
+        if not (folder / "model.safetensors").is_file():
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            torch.manual_seed(0)
+            finetune(tiny_choice("bert"), *data(), TrainConfig(epochs=epochs, lr=3e-3, batch_size=16), out_dir=folder)
+            torch.set_num_threads(threads)
+    return folders
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Training tests run on one torch thread: two threads thrash (10-50x slower) when the 2-core

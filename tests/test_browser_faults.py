@@ -109,10 +109,10 @@ def test_closing_the_tab_mid_job_frees_its_slot_and_keeps_nothing(app_server, br
     no_exception(page)
     page.reload()  # a reload keeps the user (the address carries their id) and so their models
     wait_for_app(page)
-    mine = sidebar_models(page, "embedded-builtin")  # the fine-tune's default name
+    mine = sidebar_models(page, "embedded-sentences")  # the fine-tune's default name
     assert len(mine) == 1 and mine[0].startswith("fine-tuned · "), mine
     other, other_page = open_finetune(browser, app_server.url, rows=40, epochs=1)
-    assert sidebar_models(other_page, "embedded-builtin") == []
+    assert sidebar_models(other_page, "embedded-sentences") == []
     context.close()
     other.close()
 

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 
 def test_ten_sessions_while_a_fine_tune_runs(app_server):
     saved_before = set(app_server.runs.glob("**/model.safetensors"))  # other tests' models
-    report = run_load(app_server.url, app_server.process.pid, sessions=10, rounds=2, finetune_rows=300)
+    report = run_load(app_server.url, app_server.process.pid, sessions=10, rounds=1, finetune_rows=300)
     print("\n".join(report.lines()))
     assert report.errors == []
     assert report.wrong == []  # every session saw its own answers
-    assert report.answers == 9 * 2  # 9 querying sessions x 2 rounds, every one answered
+    assert report.answers == 9  # 9 querying sessions, one round each, every one answered
     assert report.finetune.startswith("Saved as"), report.finetune
     assert report.fingerprint_before == report.fingerprint_after  # the shared model was never changed
     assert max(report.rss_mb) - report.rss_mb[0] < 2048  # memory stays bounded

@@ -58,11 +58,12 @@ def start(at: AppTest, limit: int, epochs: int, name: str, augment: str = "none"
 
 def test_page_opens_with_the_builtin_data_and_sensible_defaults():
     at = open_page(tiny_words_choice())
-    assert [h.value for h in at.main.header] == ["1 · Data", "2 · Settings", "3 · Train"]
+    assert [h.value for h in at.main.header] == ["1 · Data", "2 · Settings", "3 · Train", "4 · Try a trained model"]
+    assert at.radio(key="ft_task").value == "sentences"
     assert any("1,090" in c.value and "140" in c.value and "negative (545)" in c.value for c in at.caption)
     assert at.number_input(key="ft_epochs").value == 2 and at.select_slider(key="ft_batch").value == 16
     assert at.select_slider(key="ft_max_len").value == 64 and at.select_slider(key="ft_lr").value == 5e-5
-    assert any("tokens keep" in c.value for c in at.caption)
+    assert any("tokens hold" in c.value for c in at.caption)
     assert not at.button(key="ft_start").disabled
 
 

@@ -1,6 +1,8 @@
 """Tiny random BERT-family models saved to folders, so tests run offline on every architecture."""
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 
 CORPUS = [
@@ -91,3 +93,45 @@ def _albert_tokenizer(folder: Path):
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     # transformers 5 builds ALBERT's Unigram tokenizer from (piece, score) pairs.
     return AlbertTokenizer(vocab=[(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())])
+
+
+# ---------------------------------------------------------------- data a tiny model learns in seconds
+TASK_WORDS = "the cat dog sat on mat a big red house".split()
+NAMES = ["anna", "bob", "carl", "dora"]
+
+
+def tagged(n: int, seed: int = 0):
+    """Sentences where the names are people: learnable by a tiny model in seconds."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        tokens = [rng.choice(NAMES) if rng.random() < 0.3 else rng.choice(TASK_WORDS) for _ in range(6)]
+        rows.append({"tokens": tokens, "tags": ["B-PER" if t in NAMES else "O" for t in tokens]})
+    from core.inputs.entities import parse_tagged
+
+    return parse_tagged("\n".join(json.dumps(r) for r in rows))
+
+
+def questions(n: int, seed: int = 0):
+    """"Who is it?" on contexts with one name among other words: the name is the answer."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        words = [rng.choice(TASK_WORDS) for _ in range(8)]
+        k, name = rng.randrange(8), rng.choice(NAMES)
+        words.insert(k, name)
+        context = " ".join(words)
+        lines.append(json.dumps({"context": context, "question": "who is it?",
+                                 "answers": {"text": [name], "answer_start": [len(" ".join(words[:k])) + (k > 0)]}}))
+    from core.inputs.questions import parse_questions
+
+    return parse_questions("\n".join(lines))
+
+
+def same_or_different():
+    """Sentence pairs that are the same sentence or two different ones."""
+    from core.inputs.pairs import read_pairs_csv
+
+    rows = [f"the {w} sat,the {w} sat,same" for w in TASK_WORDS] + \
+           [f"the {w} sat,the {v} ran,different" for w, v in zip(TASK_WORDS, TASK_WORDS[1:] + TASK_WORDS[:1])]
+    return read_pairs_csv(("\n".join(["text_a,text_b,label"] + rows * 4)).encode())

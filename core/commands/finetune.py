@@ -21,7 +21,7 @@ from core.training.config import METRICS, PRECISIONS, TrainConfig
 
 
 def register(sub) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a model as a text classifier (CSV or built-in data)")
+    p = sub.add_parser("finetune", help="fine-tune a model for sentences, pairs, tokens (entities) or qa (built-in data or files)")
     p.add_argument("--task", default="sentences", choices=TASKS, help="what the new head predicts (default: sentences)")
     p.add_argument("--train", required=True, help="training file, or 'builtin' (the task's built-in train split)")
     p.add_argument("--eval", help="evaluation file, or 'builtin' (validation split); default: 20%% of --train")
@@ -43,22 +43,17 @@ def register(sub) -> None:
 
 def load_task_data(args):
     """(train, eval) of a pairs, tokens or qa task from the arguments."""
-    from core.inputs.datasets import BUILTIN, split_validation
-    from core.inputs.entities import builtin_entities, read_tagged
-    from core.inputs.pairs import builtin_pairs, read_pairs_csv
-    from core.inputs.questions import builtin_questions, read_questions
+    from core.inputs.datasets import BUILTIN
+    from core.tasks.sources import hold_out, task_data
 
-    builtin, read = {"pairs": (builtin_pairs, read_pairs_csv), "tokens": (builtin_entities, read_tagged),
-                     "qa": (builtin_questions, lambda data, _names, name: read_questions(data, name))}[args.task]
-    train = builtin("train") if args.train == BUILTIN else read(args.train, None, f"'{args.train}'")
+    source = task_data(args.task)
+    train = source.builtin("train") if args.train == BUILTIN else source.read(args.train, None, f"'{args.train}'")
     names = getattr(train, "label_names", None) or getattr(train, "tag_names", None)
     if args.eval == BUILTIN or (args.eval is None and args.train == BUILTIN):
-        return train, builtin("validation")
+        return train, source.builtin("validation")
     if args.eval:
-        return train, read(args.eval, names, f"'{args.eval}'")
-    if args.task == "pairs":
-        return split_validation(train, 0.2, args.seed)
-    return train.holdout(0.2, args.seed, getattr(train, "contexts", None))
+        return train, source.read(args.eval, names, f"'{args.eval}'")
+    return hold_out(train, 0.2, args.seed)
 
 
 def load_data(args):
@@ -81,8 +76,6 @@ def load_data(args):
     else:
         train, evaluation = split_validation(train, 0.2, args.seed)
     return train, evaluation
-
-
 
 
 def default_out(model: str, train: str):

@@ -48,38 +48,66 @@ def load_base_classifier(choice: str, label_names: list[str], task=None):
     return tokenizer, model
 
 
-def load_classifier(folder: Path | str):
-    """A saved fine-tune as a `core.models.loading.LoadedModel` (so `core.inputs.text.encode` works on it)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+# The heads a trained model can carry, by the ending of its architecture's name (as in config.json).
+HEADS = {"ForSequenceClassification": ("AutoModelForSequenceClassification", "classifier"),
+         "ForTokenClassification": ("AutoModelForTokenClassification", "token tagger"),
+         "ForQuestionAnswering": ("AutoModelForQuestionAnswering", "question answerer")}
+SEQUENCE = ("ForSequenceClassification",)
 
-    from core.models.loading import LoadedModel, pick_device
 
+def head_of(architectures, heads=tuple(HEADS)) -> str | None:
+    """Which of `heads` a model's architectures carry (None: no trained head of those kinds)."""
+    return next((h for h in heads if any(a.endswith(h) for a in architectures or [])), None)
+
+
+def _wanted(heads) -> str:
+    return " or ".join(HEADS[h][1] for h in heads)
+
+
+def _ready(loaded, head: str, where: str):
+    """`loaded` in eval mode on the device, after checking its head makes sense to use."""
+    config = loaded.model.config
+    if head != "ForQuestionAnswering" and not getattr(config, "id2label", None):
+        raise UserError(f"{where} has no label names.")
+    if head == "ForSequenceClassification" and config.problem_type not in (None, "single_label_classification"):
+        raise UserError(f"{where} is not a single-label classifier.")
+    loaded.model.to(loaded.device).eval()
+    return loaded
+
+
+def load_classifier(folder: Path | str, heads=SEQUENCE):
+    """A saved fine-tune (a text classifier, or any of `heads`) as a `core.models.loading.LoadedModel`
+    (so `core.inputs.text.encode` works on it)."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    from core.models.loading import LoadedModel, pick_device, quiet_transformers
+
+    quiet_transformers()
     folder = Path(folder)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise UserError(f"'{folder}' is not a saved model: it needs config.json and model.safetensors.")
     architectures = json.loads((folder / "config.json").read_text()).get("architectures") or []
-    if not any(a.endswith("ForSequenceClassification") for a in architectures):
-        raise UserError(f"'{folder}' is not a fine-tuned classifier (it is {', '.join(architectures) or 'unlabelled'}): "
-                        "its classification head would be random. Fine-tune it first (the Fine-tuning page or "
+    head = head_of(architectures, heads)
+    if head is None:
+        raise UserError(f"'{folder}' is not a fine-tuned {_wanted(heads)} (it is {', '.join(architectures) or 'unlabelled'}): "
+                        "its head would be random. Fine-tune it first (the Fine-tuning page or "
                         "`python -m core finetune`).")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = getattr(transformers, HEADS[head][0]).from_pretrained(
             folder, local_files_only=True, use_safetensors=True,
             attn_implementation="eager")  # so that the explain page can read its attention
     except (OSError, ValueError) as err:
         raise UserError(f"'{folder}' could not be loaded: {str(err).splitlines()[0]}") from err
-    if not getattr(model.config, "id2label", None) or model.config.problem_type not in (None, "single_label_classification"):
-        raise UserError(f"'{folder}' is not a single-label classifier.")
-    device = pick_device()
-    model.to(device).eval()
-    return LoadedModel(f"local:{folder}", "local", tokenizer, model, False, False, device)
+    return _ready(LoadedModel(f"local:{folder}", "local", tokenizer, model, False, False, pick_device()), head, f"'{folder}'")
 
 
-def open_classifier(choice: str):
-    """A trained classifier from a model folder (``local:...`` or a path, under the allowed model
-    folders only: the choice may come from a web page) or, online, from the hub."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+def open_classifier(choice: str, heads=SEQUENCE):
+    """A trained classifier (or any of `heads`) from a model folder (``local:...`` or a path, under
+    the allowed model folders only: the choice may come from a web page) or, online, from the hub."""
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
 
     from core.models.loading import LoadedModel, load_failed, pick_device, quiet_transformers, resolve
 
@@ -89,22 +117,21 @@ def open_classifier(choice: str):
         raise UserError("The embedded model has no classification head: fine-tune it first (the Fine-tuning "
                         "page, a quick fine-tune on the explain page, or `python -m core finetune`).")
     if source.kind == "local":
-        return load_classifier(source.location)
+        return load_classifier(source.location, heads)
     try:
         config = AutoConfig.from_pretrained(source.location, **source.hub_kwargs())
-        if not any(a.endswith("ForSequenceClassification") for a in config.architectures or []):
-            raise UserError(f"'{choice}' is not a sequence classifier on the hub: pick one such as "
-                            "'distilbert-base-uncased-finetuned-sst-2-english', or fine-tune your own.")
+        head = head_of(config.architectures, heads)
+        if head is None:
+            raise UserError(f"'{choice}' is not a {_wanted(heads)} on the hub: pick a model "
+                            "fine-tuned for that task, or fine-tune your own.")
         tokenizer = AutoTokenizer.from_pretrained(source.location, **source.hub_kwargs())
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = getattr(transformers, HEADS[head][0]).from_pretrained(
             source.location, use_safetensors=True, attn_implementation="eager", **source.hub_kwargs())
     except UserError:
         raise
     except (OSError, ValueError) as err:
         raise load_failed(source, err) from err
-    device = pick_device()
-    model.to(device).eval()
-    return LoadedModel(choice, "hub", tokenizer, model, False, False, device)
+    return _ready(LoadedModel(choice, "hub", tokenizer, model, False, False, pick_device()), head, f"'{choice}'")
 
 
 def as_loaded(result):
@@ -115,11 +142,12 @@ def as_loaded(result):
     return LoadedModel("fine-tuned", "local", result.tokenizer, result.model, False, False, device)
 
 
-def classify(loaded, text: str) -> tuple[str, dict[str, float], str | None]:
-    """(label, probability per label, truncation notice) for one text."""
+def classify(loaded, text: str, pair: str | None = None) -> tuple[str, dict[str, float], str | None]:
+    """(label, probability per label, truncation notice) for one text, or a pair read as
+    `[CLS] text [SEP] pair [SEP]`."""
     from core.inputs.text import encode
 
-    enc = encode(loaded, text)
+    enc = encode(loaded, text, pair)
     with torch.inference_mode():
         probs = loaded.model(**enc.inputs).logits.float().softmax(-1)[0]
     names = [loaded.config.id2label[i] for i in range(probs.numel())]
@@ -134,9 +162,9 @@ def load_teacher(folder: Path | str):
     return loaded.tokenizer, loaded.model
 
 
-def list_classifiers(*own_dirs: Path) -> list[dict]:
-    """Saved sequence classifiers (shared ones and those under `own_dirs`):
-    {"choice", "name", "layers", "labels", "type"}."""
+def list_classifiers(*own_dirs: Path, heads=SEQUENCE) -> list[dict]:
+    """Saved models with one of `heads` (shared ones and those under `own_dirs`):
+    {"choice", "name", "layers", "labels", "type", "head"}."""
     from core.models.loading import list_local_models
 
     found = []
@@ -146,9 +174,10 @@ def list_classifiers(*own_dirs: Path) -> list[dict]:
             cfg = json.loads((folder / "config.json").read_text())
         except (OSError, ValueError):
             continue
-        if not any(a.endswith("ForSequenceClassification") for a in cfg.get("architectures") or []):
+        head = head_of(cfg.get("architectures"), heads)
+        if head is None:
             continue
         labels = [cfg.get("id2label", {}).get(str(i), str(i)) for i in range(len(cfg.get("id2label", {})))]
         found.append({"choice": choice, "name": folder.name, "type": cfg.get("model_type"), "labels": labels,
-                      "layers": cfg.get("num_hidden_layers", cfg.get("n_layers"))})
+                      "layers": cfg.get("num_hidden_layers", cfg.get("n_layers")), "head": head})
     return found

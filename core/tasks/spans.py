@@ -62,14 +62,22 @@ def best_span(start_logits, end_logits, offsets: list, max_tokens: int = MAX_ANS
     return best
 
 
+def window_answer(feature: dict, starts, ends, context: str) -> tuple[str, int, float] | None:
+    """(answer text, start character, score) of one window's best span, or None."""
+    span = best_span(starts, ends, feature["offsets"])
+    if span is None:
+        return None
+    begin, end = feature["offsets"][span[1]][0], feature["offsets"][span[2]][1]
+    return context[begin:end], begin, span[0]
+
+
 def best_answers(features: list[dict], logits: list[tuple], contexts: list[str]) -> list[tuple[str, int, float]]:
     """(answer text, start character, score) per item, the best span over all of its windows
     (`logits`: (start logits, end logits) per feature); ("", -1, -inf) when no window has one."""
     answers = [("", -1, float("-inf"))] * len(contexts)
     for feature, (starts, ends) in zip(features, logits):
-        span = best_span(starts, ends, feature["offsets"])
         item = feature["item"]
-        if span and span[0] > answers[item][2]:
-            begin, end = feature["offsets"][span[1]][0], feature["offsets"][span[2]][1]
-            answers[item] = (contexts[item][begin:end], begin, span[0])
+        found = window_answer(feature, starts, ends, contexts[item])
+        if found and found[2] > answers[item][2]:
+            answers[item] = found
     return answers

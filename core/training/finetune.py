@@ -209,3 +209,11 @@ def estimate_seconds(samples_per_s: float, train_rows: int, eval_rows: int, conf
     updates = math.ceil(train_rows / (config.batch_size * config.grad_accum)) * config.epochs
     n_evals = config.epochs if not config.eval_every else max(1, updates // config.eval_every)
     return (train_rows * config.epochs + n_evals * eval_rows / 3) / samples_per_s
+
+
+def score(model, tokenizer, data, max_length: int, batch_size: int = 64):
+    """The task's scores (`EvalResult`) of a trained model on `data`, e.g. a held-out test split."""
+    task = task_of(data)
+    features = task.encode(tokenizer, data, min(max_length, max_length_of(model.config)))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return task.evaluate(model, data, features, pad_id, make_accelerator(), batch_size)
