@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.jobs import JOBS, Job
+from core.models.hub_cache import cached_models
 from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
 
 OTHER_HUB = "Another hub model…"
@@ -149,9 +150,17 @@ def jobs_caption() -> str:
     return f"Background jobs running on this server: {busy} of {JOBS.max_running}."
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def offline_hub_models() -> list[str]:
+    """Hub models in this machine's cache (`python -m core download`): they load without internet."""
+    return cached_models()
+
+
 def model_options() -> list[str]:
-    """Every model this session may pick: embedded, hub presets, shared and own local folders."""
-    return [EMBEDDED, *HUB_PRESETS, *list_local_models(my_runs_dir())]
+    """Every model this session may pick: embedded, hub presets and cached hub models, shared and
+    own local folders."""
+    cached = [m for m in offline_hub_models() if m not in HUB_PRESETS]
+    return [EMBEDDED, *HUB_PRESETS, *cached, *list_local_models(my_runs_dir())]
 
 
 def model_choice() -> str:
@@ -172,7 +181,7 @@ def _label(option: str) -> str:
         return "embedded · MiniLM-L6 (offline)"
     if option.startswith("local:"):
         return f"fine-tuned · {option.rsplit('/', 1)[-1]}"
-    return option
+    return f"{option} · available offline" if option in offline_hub_models() else option
 
 
 def _choose(value: str) -> None:
@@ -191,7 +200,8 @@ def sidebar() -> None:
             "Model", options, format_func=_label, key="model_picker",
             index=options.index(current) if current in options else options.index(OTHER_HUB),
             on_change=lambda: _choose(st.session_state.model_picker),
-            help="The embedded model works offline. Hub models need internet.")
+            help="The embedded model works offline. Hub models need internet, unless they were "
+                 "downloaded beforehand (`python -m core download MODEL`): those say \"available offline\".")
         if picked == OTHER_HUB:
             st.text_input("Hub id", placeholder="e.g. prajjwal1/bert-tiny", key="hub_id",
                           on_change=lambda: _choose(st.session_state.hub_id.strip()))

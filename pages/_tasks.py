@@ -32,7 +32,8 @@ LESSONS = {
           "*starts* there and how likely it *ends* there; the answer is the span with the best start + end "
           "score (end after start, at most 30 tokens). A paragraph longer than the model's window is cut "
           "into overlapping windows, and the best span of all of them wins. Scored like SQuAD: **exact "
-          "match** and word-overlap **F1**.",
+          "match** and word-overlap **F1**. With a few hundred questions, runs differ a lot from seed to "
+          "seed (test F1 0.28 to 0.68 over three seeds, bench/RESULTS.md): if the loss stalls, change the seed.",
 }
 SOURCES = {BUILTIN: "Built-in", "upload": "Upload a file", "hub": "Hub dataset (needs internet)"}
 BUILTIN_NOTES = {

@@ -200,7 +200,7 @@ def show_results(job) -> None:
     if result.stopped_early:
         st.info(f"Stopped early after {result.steps} steps: the validation score had stopped improving. "
                 "The best checkpoint was kept.")
-    st.plotly_chart(training_curves(result.history), key="ft_curves_final")
+    st.plotly_chart(training_curves(result.history, metric=latest(result.history, "start")["metric"]), key="ft_curves_final")
     show_scores(result.task, result, evaluation)
     st.subheader("Try it")
     try_it(result.task, as_loaded(result), "ft_try")
@@ -215,7 +215,7 @@ def show_live(events: list[dict]) -> None:
     if begin:
         st.caption(f"{begin['steps']:,} steps on {begin['device']} · precision {begin['precision']} · "
                    f"{begin['train_rows']:,} training rows" + (f" · {step['samples_per_s']:.1f} examples/s" if step else ""))
-        st.plotly_chart(training_curves(events, begin["steps"]), key="ft_curves_live")
+        st.plotly_chart(training_curves(events, begin["steps"], begin["metric"]), key="ft_curves_live")
 
 
 @st.fragment(run_every=1 if job_running("ft_job") else None)

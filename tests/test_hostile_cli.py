@@ -38,6 +38,7 @@ MODEL_COMMANDS = {
     "nsp": lambda m: ["nsp", "a", "b", "--model", m, "--json"],
     "parity": lambda m: ["parity", "--model", m, "--json"],
     "classify": lambda m: ["classify", "great film", "--model", m, "--json"],
+    "predict": lambda m: ["predict", "great film", "--model", m, "--json"],
     "explain": lambda m: ["explain", "great film", "--model", m, "--json"],
     "counterfactual": lambda m: ["counterfactual", "great film", "--model", m, "--json"],
     "faithfulness": lambda m: ["faithfulness", "--model", m, "--eval", "builtin", "--n", "2", "--quiet", "--json"],

@@ -109,6 +109,7 @@ def test_a_tagger_fine_tunes_from_the_page_and_is_tried(runs, tiny_bert):
     result = job.result["result"]
     metrics = {m.label: m.value for m in at.metric}
     assert result.task == "tokens" and metrics["Entity F1"] == f"{result.best.f1:.3f}"
+    assert any('"validation F1"' in c.proto.spec for c in at.get("plotly_chart"))  # the metric that picks the best
     assert metrics["Precision / recall"] == f"{result.best.details['precision']:.2f} / {result.best.details['recall']:.2f}"
     per_type = next(d.value for d in at.dataframe if "support" in d.value.columns)
     assert list(per_type["type"]) == sorted(result.best.details["per_type"]) and sum(per_type["support"]) == \

@@ -10,6 +10,7 @@ from core.cli import main
 from core.errors import UserError
 from core.models.classifiers import HEADS, classify, load_classifier, open_classifier
 from core.tasks.predict import answer_question, head_kind, predict_record, split_words, tag_text
+from tests.hostile import HOSTILE_TEXTS
 from tests.test_trainer import cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -125,3 +126,16 @@ def test_cli_predict_file_streams_lines_and_names_the_bad_one(trained, tmp_path)
         {"word": "sat", "tag": "O", "start": 4, "end": 7}
     assert len(out) == 2  # the lines before the bad one are kept
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "line 3" in done.stderr
+
+
+@pytest.mark.parametrize("name", HOSTILE_TEXTS)
+def test_predict_survives_hostile_text_on_every_head(trained, capsys, name):
+    text = HOSTILE_TEXTS[name]
+    for argv in ([text, "--model", str(trained["tokens"])], [text, "--question", text, "--model", str(trained["qa"])],
+                 ["the cat sat", "--pair", text, "--model", str(trained["pairs"])]):
+        code, out, err = predict(capsys, *argv, "--json")
+        assert code in (0, 2) and "Traceback" not in out + err, (argv, err)
+        if code == 0:
+            json.loads(out)
+        else:
+            assert err.count("\n") == 1 and err.startswith("error:"), err

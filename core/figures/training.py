@@ -12,11 +12,13 @@ from plotly.subplots import make_subplots
 from core.figures import heatmap
 
 
-def training_curves(events: list[dict], total_steps: int | None = None) -> go.Figure:
-    """Training loss per step and validation loss / accuracy per evaluation, against the step.
+def training_curves(events: list[dict], total_steps: int | None = None, metric: str = "accuracy") -> go.Figure:
+    """Training loss per step and validation loss / `metric` (accuracy, or F1: entities, answers)
+    per evaluation, against the step.
 
-    Loss and accuracy share the x axis but not the scale: accuracy is on the right axis (0-100%).
+    Loss and the metric share the x axis but not the scale: the metric is on the right axis (0-100%).
     """
+    name = {"accuracy": "accuracy", "f1": "F1"}[metric]
     steps = [e for e in events if e.get("type") == "step"]
     steps = steps[::max(1, len(steps) // 2000)]  # a browser draws 2,000 points per second easily, not 50,000
     evals = [e for e in events if e.get("type") == "eval"]
@@ -27,18 +29,18 @@ def training_curves(events: list[dict], total_steps: int | None = None) -> go.Fi
     fig.add_trace(go.Scatter(x=[e["step"] for e in evals], y=[e["eval_loss"] for e in evals],
                              name="validation loss", mode="lines+markers", line=dict(color="#f28e2b"),
                              hovertemplate="step %{x}: validation loss %{y:.3f}<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=[e["step"] for e in evals], y=[e["accuracy"] for e in evals],
-                             name="validation accuracy", mode="lines+markers", line=dict(color="#59a14f", dash="dot"),
-                             hovertemplate="step %{x}: accuracy %{y:.1%}<extra></extra>"), secondary_y=True)
+    fig.add_trace(go.Scatter(x=[e["step"] for e in evals], y=[e[metric] for e in evals],
+                             name=f"validation {name}", mode="lines+markers", line=dict(color="#59a14f", dash="dot"),
+                             hovertemplate=f"step %{{x}}: {name} %{{y:.1%}}<extra></extra>"), secondary_y=True)
     best = [e for e in evals if e.get("best")]
     if best:
         last = best[-1]
-        fig.add_trace(go.Scatter(x=[last["step"]], y=[last["accuracy"]], name="best checkpoint", mode="markers",
+        fig.add_trace(go.Scatter(x=[last["step"]], y=[last[metric]], name="best checkpoint", mode="markers",
                                  marker=dict(symbol="star", size=14, color="#e15759"),
-                                 hovertemplate="best: step %{x}, accuracy %{y:.1%}<extra></extra>"), secondary_y=True)
+                                 hovertemplate=f"best: step %{{x}}, {name} %{{y:.1%}}<extra></extra>"), secondary_y=True)
     fig.update_xaxes(title_text="optimizer step", range=[0, total_steps] if total_steps else None)
     fig.update_yaxes(title_text="cross-entropy loss", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text="accuracy", tickformat=".0%", range=[0, 1.02], secondary_y=True)
+    fig.update_yaxes(title_text=name, tickformat=".0%", range=[0, 1.02], secondary_y=True)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=1.12, x=0))
     return fig

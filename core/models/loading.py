@@ -40,7 +40,7 @@ HUB_PRESETS = {
     "bert-large-uncased": "BERT large, uncased: 24 layers, hidden 1024, 16 heads (Google, 335M, ~1.3 GB)",
 }
 SUPPORTED_TYPES = ("bert", "distilbert", "roberta", "albert")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?$")
 # Head weights that do not belong to the encoder; NSP-like ones are named here, the rest are MLM.
 _NSP_KEYS = ("seq_relationship",)
 _SOP_KEYS = ("sop_classifier",)
@@ -221,7 +221,7 @@ def resolve(choice: str) -> Source:
         return Source(choice, "embedded", str(encoder_path()), True)
     if (local := resolve_local(choice)) is not None:
         return Source(choice, "local", str(local), True)
-    if not _HUB_ID.match(choice):
+    if not HUB_ID.match(choice):
         raise UserError(f"'{choice}' is not a valid Hugging Face model id (like 'bert-base-uncased').")
     # Ask once: offline, a hub id then fails at once instead of after the hub client's retries.
     return Source(choice, "hub", choice, is_offline())
@@ -359,6 +359,8 @@ def environment_info() -> dict:
 
     import transformers
 
+    from core.models.hub_cache import cached_models
+
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -367,5 +369,6 @@ def environment_info() -> dict:
         "cuda": torch.cuda.is_available(),
         "offline": is_offline(),
         "models": [EMBEDDED, *HUB_PRESETS, *list_local_models()],
+        "available_offline": cached_models(),  # hub models in the cache (`python -m core download`)
         "default_model": EMBEDDED,
     }

@@ -100,8 +100,9 @@ def train_classifier(model, tokenizer, train, evaluation, config: TrainConfig | 
     The task follows the data (`core.tasks.heads.task_of`): texts, pairs, tagged sentences or
     questions, with a model of the matching head (`load_base_classifier(..., task)`).
 
-    Events sent to `reporter.report`: ``type="step"`` (step, epoch, loss, lr, samples_per_s,
-    eta_s), ``type="eval"`` (step, epoch, eval_loss, accuracy, f1, best) and ``type="stop"``
+    Events sent to `reporter.report`: ``type="start"`` (steps, device, precision, processes,
+    train_rows, eval_rows, metric: the one that picks the best checkpoint), ``type="step"`` (step,
+    epoch, loss, lr, samples_per_s, eta_s), ``type="eval"`` (step, epoch, eval_loss, accuracy, f1, best) and ``type="stop"``
     (reason). With `out_dir`, the best checkpoint is saved there by the main process only.
     """
     from accelerate.utils import set_seed
@@ -128,7 +129,7 @@ def train_classifier(model, tokenizer, train, evaluation, config: TrainConfig | 
     validate = _Validation(plain, task, evaluation, eval_ids, pad_id, accelerator, config, reporter)
     reporter.report(0.0, f"Training: {total} steps of {update_size} examples on {accelerator.device}", type="start",
          steps=total, device=str(accelerator.device), precision=accelerator.mixed_precision,
-         processes=world, train_rows=len(train), eval_rows=len(evaluation))
+         processes=world, train_rows=len(train), eval_rows=len(evaluation), metric=validate.best.metric)
     step, samples, stopped_early, started = 0, 0, False, time.perf_counter()
     for epoch, done, batch in _updates([len(f["input_ids"]) for f in train_ids], update_size, config, world,
                                        accelerator.process_index):
