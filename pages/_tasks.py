@@ -197,11 +197,7 @@ def try_it(task: str, loaded, key: str) -> None:
 def _try_sentence(loaded, key: str) -> None:
     text = st.text_input("A sentence for the classifier", "The staff were lovely and the room was spotless.",
                          key=key, max_chars=5_000)
-    label, scores, notice = classify(loaded, text)
-    st.metric("Prediction", label, f"{scores[label]:.1%} sure", delta_color="off")
-    st.plotly_chart(class_probabilities(scores), key=f"{key}_probs")
-    if notice:
-        st.caption(notice)
+    _show_label(loaded, key, text)
 
 
 def _try_pair(loaded, key: str) -> None:
@@ -211,7 +207,12 @@ def _try_pair(loaded, key: str) -> None:
     b = c2.text_area("Sentence B (the hypothesis)", example["pair"], key=f"{key}_b", max_chars=2_000, height=80)
     if not b.strip():
         raise UserError("Write sentence B too: the model reads the two together.")
-    label, scores, notice = classify(loaded, a, b)
+    _show_label(loaded, key, a, b)
+
+
+def _show_label(loaded, key: str, text: str, pair: str | None = None) -> None:
+    """The classifier's label for a text (or a pair), with every label's probability."""
+    label, scores, notice = classify(loaded, text, pair)
     st.metric("Prediction", label, f"{scores[label]:.1%} sure", delta_color="off")
     st.plotly_chart(class_probabilities(scores), key=f"{key}_probs")
     if notice:

@@ -139,3 +139,12 @@ def test_predict_survives_hostile_text_on_every_head(trained, capsys, name):
             json.loads(out)
         else:
             assert err.count("\n") == 1 and err.startswith("error:"), err
+
+
+def test_a_record_with_text_of_the_wrong_type_is_one_message(models):
+    with pytest.raises(UserError, match='"question" must be text'):
+        predict_record(models["qa"], {"context": "bob sat", "question": 3})
+    with pytest.raises(UserError, match='"text" must be text'):
+        predict_record(models["pairs"], {"text": ["a"]})
+    word = predict_record(models["tokens"], {"tokens": ["bob", 7]})["words"][1]
+    assert (word["word"], word["start"], word["end"]) == ("7", 4, 5)  # pre-split words keep their offsets

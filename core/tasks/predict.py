@@ -125,6 +125,23 @@ def answer_question(loaded, question: str, context: str, max_length: int | None 
                   first_last=answer_positions(feature["offsets"], begin, begin + len(text)) if best else None)
 
 
+def _text(record: dict, *keys: str) -> str:
+    """The first of `keys` in `record`, which must be text ("" when absent)."""
+    value = next((record[k] for k in keys if record.get(k) is not None), "")
+    if not isinstance(value, str):
+        raise UserError(f'"{keys[0]}" must be text, not {type(value).__name__}.')
+    return value
+
+
+def _spaced(tokens: list) -> tuple[list[tuple[str, int, int]], str]:
+    """Pre-split words as (word, start, end) in the text that joins them with single spaces."""
+    words, start = [], 0
+    for token in map(str, tokens):
+        words.append((token, start, start + len(token)))
+        start += len(token) + 1
+    return words, " ".join(w for w, _, _ in words)
+
+
 def predict_record(loaded, record: dict) -> dict:
     """One prediction, JSON-ready, from one record in the task's upload format: {"text"} or
     {"text_a", "text_b"} for a classifier; {"text"} or {"tokens"} for a tagger; {"context",
@@ -133,18 +150,12 @@ def predict_record(loaded, record: dict) -> dict:
 
     kind = head_kind(loaded)
     if kind == "qa":
-        found = answer_question(loaded, record.get("question", ""), record.get("context", ""))
+        found = answer_question(loaded, _text(record, "question"), _text(record, "context"))
         return {"answer": found.text, "start": found.start, "end": found.end, "score": round(found.score, 4)}
     if kind == "tokens":
-        if isinstance(record.get("tokens"), list):
-            text = " ".join(str(t) for t in record["tokens"])
-            starts = [0]
-            for token in record["tokens"][:-1]:
-                starts.append(starts[-1] + len(str(token)) + 1)
-            tagged = tag_words(loaded, [(str(t), s, s + len(str(t))) for t, s in zip(record["tokens"], starts)], text)
-        else:
-            tagged = tag_text(loaded, record.get("text", ""))
+        tagged = tag_words(loaded, *_spaced(record["tokens"])) if isinstance(record.get("tokens"), list) \
+            else tag_text(loaded, _text(record, "text"))
         return {"words": [{k: w[k] for k in ("word", "tag", "start", "end")} for w in tagged.words],
                 "entities": [{k: e[k] for k in ("text", "type", "start", "end")} for e in tagged.entities]}
-    label, scores, _ = classify(loaded, record.get("text", record.get("text_a", "")), record.get("text_b"))
+    label, scores, _ = classify(loaded, _text(record, "text", "text_a"), _text(record, "text_b") or None)
     return {"label": label, "scores": scores}
