@@ -11,6 +11,7 @@ from uuid import uuid4
 import streamlit as st
 
 from core.errors import UserError
+from core.figures.export import FORMATS, INSTALL_HINT, browser_found, export
 from core.jobs import JOBS, Job
 from core.models.hub_cache import cached_models
 from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
@@ -41,6 +42,23 @@ def keep(**defaults) -> None:
     then take no default of their own."""
     for key, default in defaults.items():
         st.session_state[key] = st.session_state.get(key, default)
+
+
+def figure(fig, key: str, **kwargs) -> None:
+    """A plotly chart with a "Download" menu: PNG, SVG and standalone HTML, drawn only on click.
+
+    `key` names the files and keys the widgets, so it must be unique on the page.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
+    st.plotly_chart(fig, key=key, **kwargs)
+    with st.popover("⬇ Download figure", key=f"{name}_export"):
+        can_draw = browser_found()
+        for fmt, mime in FORMATS.items():
+            st.download_button(fmt.upper(), data=lambda fmt=fmt: export(fig, fmt), file_name=f"{name}.{fmt}",
+                               mime=mime, key=f"{name}_export_{fmt}", on_click="ignore",
+                               disabled=fmt != "html" and not can_draw)
+        if not can_draw:
+            st.caption(INSTALL_HINT)
 
 
 def session_id() -> str:

@@ -14,6 +14,7 @@ from core.inputs.datasets import BUILTIN, HUB_DATASETS, builtin_sentiment, load_
 from core.models.classifiers import classify
 from core.tasks.predict import answer_question, tag_text
 from core.tasks.sources import hold_out, task_data
+from pages._common import figure
 
 TITLES = {"sentences": "Sentences (sentiment)", "pairs": "Sentence pairs (NLI)", "tokens": "Named entities",
           "qa": "Question answering"}
@@ -214,7 +215,7 @@ def _show_label(loaded, key: str, text: str, pair: str | None = None) -> None:
     """The classifier's label for a text (or a pair), with every label's probability."""
     label, scores, notice = classify(loaded, text, pair)
     st.metric("Prediction", label, f"{scores[label]:.1%} sure", delta_color="off")
-    st.plotly_chart(class_probabilities(scores), key=f"{key}_probs")
+    figure(class_probabilities(scores), key=f"{key}_probs")
     if notice:
         st.caption(notice)
 
@@ -252,5 +253,5 @@ def _try_question(loaded, key: str) -> None:
     st.markdown(f"**Where the answer starts and ends** — window {answer.window + 1} of {answer.windows}"
                 + (" (the paragraph was cut into overlapping windows; this one held the best span)"
                    if answer.windows > 1 else "") + ". Grey tokens are the question and the markers: never part of an answer.")
-    st.plotly_chart(span_probabilities(answer.tokens, answer.start_probabilities, answer.end_probabilities,
+    figure(span_probabilities(answer.tokens, answer.start_probabilities, answer.end_probabilities,
                                        answer.in_context, answer.first_last), key=f"{key}_spans")

@@ -11,7 +11,7 @@ from core.explain.attention import (STATS, compute_attention, describe_patterns,
                             rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs
-from pages._common import cached_model, current_model, get_loaded, model_options
+from pages._common import figure, cached_model, current_model, get_loaded, model_options
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 STAT_NAMES = {"entropy": "Entropy (spread)", "cls": "Attention to [CLS]", "sep": "Attention to [SEP]",
@@ -81,7 +81,7 @@ best_prev = top_head(stats, "prev")[:2]
 with one:
     if one.open:
         layer, head = layer_head_pickers(result, "one", default=best_prev)
-        st.plotly_chart(figs.head_figure(result, layer, head), width="stretch")
+        figure(figs.head_figure(result, layer, head), "attention_head", width="stretch")
         st.caption("Hover a cell to read the weight. The head picked first is the model's strongest "
                    "previous-token head: a diagonal just below the main one.")
 
@@ -98,10 +98,10 @@ with grid:
                 st.caption(f"Each small map is shrunk to {figs.GRID_TILE} × {figs.GRID_TILE} blocks of tokens "
                            "(rows averaged, columns summed, so rows still sum to 1); enlarge one below for "
                            "every token.")
-            st.plotly_chart(figs.grid_figure(result, sorted(layers), sorted(heads)), width="stretch")
+            figure(figs.grid_figure(result, sorted(layers), sorted(heads)), "attention_grid", width="stretch")
             st.markdown("**Enlarge one head**")
             layer, head = layer_head_pickers(result, "enlarge", default=(sorted(layers)[0], sorted(heads)[0]))
-            st.plotly_chart(figs.head_figure(result, layer, head), width="stretch")
+            figure(figs.head_figure(result, layer, head), "attention_enlarged", width="stretch")
 
 with flow:
     if flow.open:
@@ -121,7 +121,7 @@ with table:
         st.markdown("\n".join(f"- {line}" for line in describe_patterns(stats)))
         name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, key="stat_name")
         st.info(STATS[name])
-        st.plotly_chart(figs.stat_figure(stats, name, STAT_NAMES[name]), width="stretch")
+        figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
         st.caption("Averaged over every token of this input (padding excluded). Click a column "
                    "header to sort the table.")
         st.dataframe(pd.DataFrame(stats_records(stats)), hide_index=True, width="stretch",
@@ -141,8 +141,8 @@ with link:
         target = c2.selectbox("Token looked at (key)", range(result.n), index=min(2, result.n - 1),
                               format_func=label, key="link_target")
         rows = rank_heads(result.attn, source, target)
-        st.plotly_chart(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
-                        width="stretch")
+        figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
+               "attention_link", width="stretch")
         best = rows[0]
         st.caption(f"Strongest: layer {best['layer']} head {best['head']} with weight {best['attention']:.3f} "
                    f"(a uniform head would give {1 / result.n:.3f}).")
@@ -200,8 +200,9 @@ with compare:
             else:
                 if other_result.tokens == result.tokens and other_result.attn.shape == result.attn.shape:
                     change = {"change": head_change(result.attn, other_result.attn)}
-                    st.plotly_chart(figs.stat_figure(change, "change", "How differently each head attends "
-                                                     "(0 = the same, 1 = completely different)"), width="stretch")
+                    figure(figs.stat_figure(change, "change", "How differently each head attends "
+                                                "(0 = the same, 1 = completely different)"),
+                           "attention_change", width="stretch")
                     layer, head, value = top_head(change, "change")
                     st.caption(f"Same tokens, same shape: the head that changed most is layer {layer} head {head} "
                                f"({value:.2f}, the share of each row's attention that moved).")
@@ -213,12 +214,13 @@ with compare:
                 layer, head = layer_head_pickers(result, "cmp", default=default)
                 name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, key="cmp_stat")
                 left, right = st.columns(2)
-                for col, choice, res, sts in ((left, model.choice, result, stats),
-                                              (right, other.choice, other_result, other_stats)):
+                for side, col, choice, res, sts in (("left", left, model.choice, result, stats),
+                                                    ("right", right, other.choice, other_result, other_stats)):
                     with col:
                         st.text(f"{choice.rsplit('/', 1)[-1]} · {res.layers} layers × {res.heads} heads")
                         if layer < res.layers and head < res.heads:
-                            st.plotly_chart(figs.head_figure(res, layer, head), width="stretch")
+                            figure(figs.head_figure(res, layer, head), f"attention_compare_{side}", width="stretch")
                         else:
                             st.info(f"This model has no layer {layer} head {head}.")
-                        st.plotly_chart(figs.stat_figure(sts, name, STAT_NAMES[name]), width="stretch")
+                        figure(figs.stat_figure(sts, name, STAT_NAMES[name]), f"attention_compare_{side}_statistic",
+                               width="stretch")

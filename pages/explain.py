@@ -22,7 +22,7 @@ from core.jobs import JOBS
 from core.models.classifiers import list_classifiers, open_classifier
 from core.models.loading import EMBEDDED
 from core.training.finetune import quick_finetune
-from pages._common import (cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
+from pages._common import (figure, cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
                            start_job)
 
 CLASSIFIER, MASKED = "A classifier's label", "A masked word"
@@ -199,7 +199,7 @@ with faithful_tab:
         st.markdown("Delete the words each explainer ranks highest and ask the model again. A faithful "
                     "explainer's line falls fastest; the dotted line deletes words in random order.")
         faith = cached_faithfulness(mode, choice, text, target, methods, steps, baseline)
-        st.plotly_chart(deletion_figure(faith.curves, target.name), key="xp_deletion")
+        figure(deletion_figure(faith.curves, target.name), key="xp_deletion")
         st.dataframe(pd.DataFrame([{"explainer": TITLES.get(m, "Random order"), "comprehensiveness ↑": c,
                                     "sufficiency ↓": faith.sufficiency[m]}
                                    for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])]),
@@ -217,7 +217,7 @@ with faithful_tab:
 
             def show_dataset(job) -> None:
                 rows = job.result.table()
-                st.plotly_chart(faithfulness_figure(rows), key="xp_faith_bars")
+                figure(faithfulness_figure(rows), key="xp_faith_bars")
                 floor = next(r["comprehensiveness"] for r in rows if r["method"] == RANDOM)
                 weak = [TITLES[r["method"]] for r in rows if r["method"] != RANDOM and r["comprehensiveness"] <= floor]
                 st.caption(f"{job.result.n} built-in test reviews, each explained for the label the model predicted."

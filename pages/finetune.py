@@ -20,7 +20,7 @@ from core.tasks.scores import expectation
 from core.tasks.sources import HEAD_OF_TASK, PRESETS, RECIPES, describe, token_lengths
 from core.training.config import TrainConfig
 from core.training.finetune import estimate_seconds, finetune, measure_throughput
-from pages._common import (current_model, job_panel, job_running, jobs_caption, latest, my_runs_dir, name_box,
+from pages._common import (figure, current_model, job_panel, job_running, jobs_caption, latest, my_runs_dir, name_box,
                            new_model_dir, start_job)
 from pages._tasks import LESSONS, TITLES, pick_data, show_rows, show_scores, try_it
 
@@ -200,7 +200,7 @@ def show_results(job) -> None:
     if result.stopped_early:
         st.info(f"Stopped early after {result.steps} steps: the validation score had stopped improving. "
                 "The best checkpoint was kept.")
-    st.plotly_chart(training_curves(result.history, metric=latest(result.history, "start")["metric"]), key="ft_curves_final")
+    figure(training_curves(result.history, metric=latest(result.history, "start")["metric"]), key="ft_curves_final")
     show_scores(result.task, result, evaluation)
     st.subheader("Try it")
     try_it(result.task, as_loaded(result), "ft_try")

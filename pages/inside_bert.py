@@ -13,7 +13,7 @@ from core.bert.model import Embeddings, EncoderLayer, MaskedLMHead, SelfAttentio
 from core.bert.walkthrough import SLICE_WIDTH, dim_window, proof, relative_change, top_predictions, walk
 from core.errors import UserError
 from core.figures.inside import layer_change, predictions, token_grid, token_matrix
-from pages._common import cached_model, current_model
+from pages._common import figure, cached_model, current_model
 
 TABLE_DIMS = 6  # columns in the small tables of real numbers
 
@@ -116,7 +116,7 @@ step("1 · Embeddings", r"E_i = \mathrm{LayerNorm}\big(W_{tok}[x_i] + W_{seg}[s_
      f"{T} tokens × {H} (showing {shown})",
      "Each token starts as a row of the word table, plus a row saying which segment it is in and "
      "a row saying where it sits, normalised to mean 0 and variance 1.")
-st.plotly_chart(token_matrix(e["out"], tokens, "E = embeddings", dims), key="fig_embed")
+figure(token_matrix(e["out"], tokens, "E = embeddings", dims), key="fig_embed")
 st.dataframe(values({"word": e["word"][focus], "segment": e["segment"][focus], "position": e["position"][focus],
                      "sum": e["sum"][focus], "LayerNorm": e["out"][focus]}))
 code("Embeddings.forward", Embeddings.forward)
@@ -142,7 +142,7 @@ step("3 · Scores",
      f"{T} × {d_k} times {d_k} × {T} = {T} × {T}: one score for every (query, key) pair",
      "A high score means the query token's question matches the key token's content. Dividing by "
      "√d_k keeps the scores in a range where softmax still spreads its bets.")
-st.plotly_chart(token_grid(s["scores"][head], tokens, "S = QKᵀ/√d_k (rows: queries, columns: keys)"),
+figure(token_grid(s["scores"][head], tokens, "S = QKᵀ/√d_k (rows: queries, columns: keys)"),
                 key="fig_scores")
 
 # --- 4. Mask ----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ step("4 · Mask",
       if causal else "BERT's mask hides only padding, so every token sees the whole sentence, left and right"
       " (this sentence has no padding: nothing is hidden). ")
      + "In code −∞ is the most negative float, so a row with nothing visible cannot produce NaN.")
-st.plotly_chart(token_grid(s["masked_scores"][head], tokens, "S′ (blank = masked)", hidden=hidden_cells),
+figure(token_grid(s["masked_scores"][head], tokens, "S′ (blank = masked)", hidden=hidden_cells),
                 key="fig_masked")
 
 # --- 5. Softmax -------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ step("5 · Softmax", r"P_{ij} = \frac{e^{S'_{ij}}}{\sum_k e^{S'_{ik}}}",
      f"{T} × {T}, every row sums to 1",
      "Each row becomes a probability distribution: how much the query token takes from each token.")
 probs = s["probs"][head]
-st.plotly_chart(token_grid(probs, tokens, f"P: attention of {L}", probabilities=True), key="fig_probs")
+figure(token_grid(probs, tokens, f"P: attention of {L}", probabilities=True), key="fig_probs")
 row = probs[focus]
 visible_row = t.visible[focus]
 st.dataframe(pd.DataFrame({
@@ -179,7 +179,7 @@ st.caption(f"Row {focus} (query token {focus}) sums to {float(row.sum()):.6f}.")
 step("6 · Weighted sum of values", r"Z_h = P\,V_h,\qquad z_i = \sum_j P_{ij}\, v_j",
      f"{T} × {T} times {T} × {d_k} = {T} × {d_k}",
      "Each token's new vector is a blend of the value vectors it attends to.")
-st.plotly_chart(token_matrix(s["context"][head], tokens, f"Z (head {head + 1})"), key="fig_context")
+figure(token_matrix(s["context"][head], tokens, f"Z (head {head + 1})"), key="fig_context")
 st.dataframe(values({"z": s["context"][head][focus]}, start=0))
 
 # --- 7. Concatenate heads -----------------------------------------------------------------------
@@ -187,13 +187,13 @@ step("7 · Heads side by side", r"\mathrm{Concat}(Z_1, \dots, Z_h)",
      f"{cfg.num_heads} heads × {T} × {d_k} → {T} × {H} (showing {shown})",
      f"All {cfg.num_heads} heads ran in parallel, each on its own {d_k} dimensions; their answers are "
      "laid side by side.")
-st.plotly_chart(token_matrix(s["concat"], tokens, "Concat", dims), key="fig_concat")
+figure(token_matrix(s["concat"], tokens, "Concat", dims), key="fig_concat")
 
 # --- 8. Output projection ---------------------------------------------------------------------
 step("8 · Output projection", r"O = \mathrm{Concat}(Z_1, \dots, Z_h)\, W_O + b_O",
      f"{T} × {H} times {H} × {H} = {T} × {H}",
      "W_O mixes the heads' answers back into one vector per token.")
-st.plotly_chart(token_matrix(s["attn_out"], tokens, "O = multi-head attention output", dims), key="fig_out")
+figure(token_matrix(s["attn_out"], tokens, "O = multi-head attention output", dims), key="fig_out")
 code("SelfAttention.forward (steps 2–8)", SelfAttention.forward)
 
 # --- 9. Residual + LayerNorm ------------------------------------------------------------------
@@ -202,7 +202,7 @@ step("9 · Residual + LayerNorm",
      r"\mathrm{LayerNorm}(u) = \gamma \odot \frac{u - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta",
      f"{T} × {H}",
      "Attention adds to the token's vector instead of replacing it; LayerNorm keeps the numbers in range.")
-st.plotly_chart(token_matrix(s["norm1"], tokens, "A", dims), key="fig_norm1")
+figure(token_matrix(s["norm1"], tokens, "A", dims), key="fig_norm1")
 st.dataframe(values({"X (input)": s["x"][focus], "O": s["attn_out"][focus], "X + O": s["residual1"][focus],
                      "A = LayerNorm": s["norm1"][focus]}))
 
@@ -214,13 +214,13 @@ step("10 · Feed-forward with GELU", r"F = \mathrm{GELU}(A W_1 + b_1)\, W_2 + b_
      f"{T} × {H} → {T} × {I} → {T} × {H} (showing dimensions 0–{min(I, SLICE_WIDTH) - 1} of {I})",
      "Every token, on its own, goes through a wider layer: GELU lets positive values through and "
      "squashes negative ones towards 0.")
-st.plotly_chart(token_matrix(s["ffn_act"], tokens, "GELU(A W₁ + b₁)", dim_window(I)), key="fig_ffn")
+figure(token_matrix(s["ffn_act"], tokens, "GELU(A W₁ + b₁)", dim_window(I)), key="fig_ffn")
 st.dataframe(values({"A W₁ + b₁": s["ffn_pre"][focus], "GELU(…)": s["ffn_act"][focus]}, start=0))
 
 # --- 11. Residual + LayerNorm -----------------------------------------------------------------
 step("11 · Residual + LayerNorm", r"Y = \mathrm{LayerNorm}(A + F)", f"{T} × {H}",
      f"This is the output of layer {layer + 1}.")
-st.plotly_chart(token_matrix(s["out"], tokens, f"Y = output of layer {layer + 1}", dims), key="fig_y")
+figure(token_matrix(s["out"], tokens, f"Y = output of layer {layer + 1}", dims), key="fig_y")
 st.dataframe(values({"A": s["norm1"][focus], "F": s["ffn_out"][focus], "A + F": s["residual2"][focus],
                      "Y = LayerNorm": s["out"][focus]}))
 code("EncoderLayer.forward (steps 9–11)", EncoderLayer.forward)
@@ -230,7 +230,7 @@ step("12 · Next layer", r"X^{(l+1)} = Y^{(l)},\qquad l = 1, \dots, " + str(cfg.
      f"{T} × {H} in, {T} × {H} out, {cfg.num_layers} times",
      "Every layer repeats steps 2–11 with its own weights. The chart shows how much each layer "
      "changes each token's vector.")
-st.plotly_chart(layer_change(relative_change(t.hidden_states), tokens), key="fig_layers")
+figure(layer_change(relative_change(t.hidden_states), tokens), key="fig_layers")
 
 # --- 13. MLM head -----------------------------------------------------------------------------
 step("13 · Masked-word head",
@@ -243,7 +243,7 @@ if not loaded.has_mlm or scratch.mlm is None:
                "Its encoder above is real; pick a model with an MLM head to see predictions.")
 else:
     preds = top_predictions(loaded, scratch, t.hidden_states[-1], focus)
-    st.plotly_chart(predictions(preds, f"Top guesses at position {focus} ({mode.split(' ')[0].lower()})"),
+    figure(predictions(preds, f"Top guesses at position {focus} ({mode.split(' ')[0].lower()})"),
                     key="fig_preds")
 code("MaskedLMHead.forward", MaskedLMHead.forward)
 if pair:

@@ -23,7 +23,7 @@ from core.figures.masked import plain_label
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
                               pruning_curve, student_training, twin_curves, visibility_figure)
 from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload, vocabulary_size
-from pages._common import job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job
+from pages._common import figure, job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job
 
 
 st.title("🧫 Pretraining lab")
@@ -215,9 +215,9 @@ with tab_distill:
                     "measured interleaved on this (shared) CPU.")
         c[3].metric("Size", f"{student_row['size_mb']:.0f} MB", f"{student_row['size_mb'] / teacher_row['size_mb'] - 1:+.0%}",
                     delta_color="inverse")
-        st.plotly_chart(compare_bars(rows), key="kd_bars")
+        figure(compare_bars(rows), key="kd_bars")
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-        st.plotly_chart(student_training(result["history"]), key="kd_history")
+        figure(student_training(result["history"]), key="kd_history")
         st.caption("Embeddings are most of a small model's size, and the student keeps all of them: it shrinks "
                    "less than its layer count suggests, but it is faster in proportion to its depth.")
         if result["out"]:
@@ -279,9 +279,9 @@ with tab_prune:
     def prune_done(job) -> None:
         result = job.result
         if "importance" in result:
-            st.plotly_chart(importance_map(result["importance"]), key="pr_importance")
+            figure(importance_map(result["importance"]), key="pr_importance")
             rows = result["heads"]
-            st.plotly_chart(pruning_curve(rows, "heads_removed", "attention heads removed", result.get("heads_random")),
+            figure(pruning_curve(rows, "heads_removed", "attention heads removed", result.get("heads_random")),
                             key="pr_heads_curve")
             last = rows[-1]
             st.caption(f"With {last['heads_removed']} of {last['heads_removed'] + last['heads_left']} heads removed: "
@@ -289,7 +289,7 @@ with tab_prune:
                        f"{last['parameters'] / rows[0]['parameters']:.0%} of the parameters, ×{last['speedup']} speed.")
             st.dataframe(pd.DataFrame(rows + result.get("heads_random", [])), hide_index=True, width="stretch")
         if "sparsity" in result:
-            st.plotly_chart(pruning_curve(result["sparsity"], "sparsity", "share of encoder weights set to zero"),
+            figure(pruning_curve(result["sparsity"], "sparsity", "share of encoder weights set to zero"),
                             key="pr_sparsity_curve")
             st.dataframe(pd.DataFrame(result["sparsity"]), hide_index=True, width="stretch")
             st.caption("Zeroed weights are still stored and multiplied: size on disk and speed only improve with "

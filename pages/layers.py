@@ -16,7 +16,7 @@ from core.layers.projector import MAX_SENTENCES, METHODS, project
 from core.layers.query_key import head_count, query_key_map
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
 from core.layers.states import clean_sentences, token_table
-from pages._common import cached_model, current_model, job_panel, job_running, keep, start_job
+from pages._common import figure, cached_model, current_model, job_panel, job_running, keep, start_job
 
 DEFAULT_SENTENCES = "The cat sat on the warm mat.\nShe quickly ran to the station.\nThey will paint the old house blue."
 DEFAULT_QUERY = "We sat on the bank of the river."
@@ -156,7 +156,7 @@ with projector_tab:
                         f"L{i} {sum(e):.0%}" for i, e in enumerate(shown.explained)))
         with right:
             senses = cached_senses(choice)
-            st.plotly_chart(sense_figure(senses), key="ly_senses_fig")
+            figure(sense_figure(senses), key="ly_senses_fig")
             if "bank" in senses.words:
                 i = senses.words.index("bank")
                 st.caption(f"*bank* by a river vs. *bank* with money: cosine {senses.across[i][0]:.2f} at layer 0, "
@@ -195,7 +195,7 @@ with probes_tab:
         probe_panel()
         if key in store:
             results = store[key]
-            st.plotly_chart(probe_figure(results), key="ly_probe_fig")
+            figure(probe_figure(results), key="ly_probe_fig")
             frame = pd.DataFrame({"layer": results[next(iter(results))].layers,
                                   **{TASK_TITLES[t]: r.accuracy for t, r in results.items()}})
             chosen = selectivity(results)
@@ -279,7 +279,7 @@ with qk_tab:
             except UserError as err:
                 st.warning(str(err))
             else:
-                st.plotly_chart(query_key_figure(qk, colour), key="ly_qk_fig")
+                figure(query_key_figure(qk, colour), key="ly_qk_fig")
                 st.caption(f"{len(qk.tokens)} tokens. Check: softmax(q·k/√d) from these vectors matches the model's "
                            f"own attention to {qk.attention_error:.1e}, and the translation and scaling changed no "
                            f"weight by more than {qk.transform_error:.1e}. Colour by position: a head that reads word "

@@ -12,7 +12,7 @@ from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask_shared, fill_ma
                          require_mlm, surprisal, with_masks, word_spans)
 from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
 from core.models.embedded import quality_note
-from pages._common import cached_model, current_model, get_loaded, keep, model_options
+from pages._common import figure, cached_model, current_model, get_loaded, keep, model_options
 
 DEFAULT_FILL = "The capital of France is [MASK]."
 DEFAULT_CLICK = "The quick brown fox jumps over the lazy dog."
@@ -137,7 +137,7 @@ with fill_tab:
             columns = st.columns(min(len(result.predictions), 3))
             for i, preds in enumerate(result.predictions):
                 with columns[i % len(columns)]:
-                    st.plotly_chart(predictions_bar(preds, f"Mask {i + 1}"), key=f"mlm_bar_{i}")
+                    figure(predictions_bar(preds, f"Mask {i + 1}"), key=f"mlm_bar_{i}")
             if len(result.predictions) > 1:
                 show_joint(model, text, None, "mlm")
             st.caption("Probabilities are the softmax of the MLM head over the whole vocabulary at each "
@@ -181,7 +181,7 @@ with click_tab:
                     r = by_pos[picked[0]]
                     st.metric(f"P(original '{plain_label(original)}')", f"{r.probability:.2%}")
                     st.caption(f"The original was the model's guess number {r.rank} of {len(model.tokenizer):,}.")
-                    st.plotly_chart(predictions_bar(r.top, "What the model puts there (orange: the original)",
+                    figure(predictions_bar(r.top, "What the model puts there (orange: the original)",
                                                     original_id=r.token_id), key="click_bar")
                 else:
                     st.caption(f"'{plain_label(original)}' is {len(picked)} pieces: each piece's own guess, "
@@ -205,7 +205,7 @@ with lens_tab:
             which = st.selectbox("Mask", range(len(result.masked.positions)), format_func=lambda i: f"Mask {i + 1}",
                                  key="lens_mask") if len(result.masked.positions) > 1 else 0
             steps = logit_lens(model, result.masked, which, top_k=3)
-            st.plotly_chart(logit_lens_figure(steps), key="lens_fig")
+            figure(logit_lens_figure(steps), key="lens_fig")
             table([{"layer": "embeddings" if s.layer == 0 else str(s.layer),
                     **{f"guess {k + 1}": f"{p.token} ({p.score:.3f})" for k, p in enumerate(s.top)},
                     f"P(final answer '{steps[-1].top[0].token}')": float(f"{s.final_probability:.3g}")} for s in steps])
@@ -237,7 +237,7 @@ with compare_tab:
                     st.html(filled_html(res.masked.encoded.tokens, res.masked.positions,
                                         [p[0].token for p in res.predictions], hide=framing(loaded)))
                     for i, preds in enumerate(res.predictions):
-                        st.plotly_chart(predictions_bar(preds, f"Mask {i + 1}"), key=f"cmp_{loaded.choice}_{i}")
+                        figure(predictions_bar(preds, f"Mask {i + 1}"), key=f"cmp_{loaded.choice}_{i}")
 
 with nsp_tab:
     if nsp_tab.open:

@@ -14,7 +14,7 @@ from core.errors import UserError
 from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
                                  position_similarity_figure, projection_figure)
 from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
-from pages._common import cached_model, current_model, get_loaded, model_options
+from pages._common import figure, cached_model, current_model, get_loaded, model_options
 
 DEFAULT_TEXT = "Unbelievably, the tokenizer splits rare words into pieces."
 DEFAULT_PAIR = "Common words like bank stay whole."
@@ -173,7 +173,7 @@ if tokenized is not None:
     most = min(128, model.max_length)
     n_positions = st.slider("Positions shown", min(8, most), most, min(64, most), key="pos_n")
     matrix, ids = position_similarity(model, n_positions)
-    st.plotly_chart(position_similarity_figure(matrix, ids), key="pos_sim")
+    figure(position_similarity_figure(matrix, ids), key="pos_sim")
     st.caption("The model learned one vector per position. Nearby positions end up similar (the bright "
                "band along the diagonal), so the model can tell near from far.")
 
@@ -192,7 +192,7 @@ try:
 except UserError as err:
     st.info(plain(str(err)))
 else:
-    st.plotly_chart(context_figure(comparison), key="ctx_lines")
+    figure(context_figure(comparison), key="ctx_lines")
     table([{"sentence": i + 1, "text": s} for i, s in enumerate(comparison.sentences)])
 
 n_layers = model.summary()["layers"]
@@ -203,6 +203,6 @@ try:
 except UserError as err:
     st.info(plain(str(err)))
 else:
-    st.plotly_chart(projection_figure(projection, sentences, highlight=ctx_word), key="ctx_pca")
+    figure(projection_figure(projection, sentences, highlight=ctx_word), key="ctx_pca")
     st.caption("PCA keeps the two directions along which these tokens differ most; the share of "
                "variance each keeps is on its axis.")

@@ -1,0 +1,25 @@
+"""A figure's Download menu gives real PNG and SVG files in a real browser."""
+from __future__ import annotations
+
+from browser import offline_page, wait_for_app
+from test_browser_faults import no_exception
+
+
+def test_the_masked_word_chart_downloads_as_png_and_svg(app_server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    errors: list[str] = []
+    page = offline_page(context, errors)
+    page.goto(app_server.url + "/masked")
+    wait_for_app(page, timeout_ms=300_000)
+    no_exception(page)
+    files = {}
+    for fmt in ("PNG", "SVG"):
+        page.get_by_role("button", name="⬇ Download figure").first.click()
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name=fmt, exact=True).first.click()
+        files[fmt] = (download.value.suggested_filename, open(download.value.path(), "rb").read())
+        page.keyboard.press("Escape")
+    assert files["PNG"][0].endswith(".png") and files["PNG"][1][:8] == b"\x89PNG\r\n\x1a\n"
+    assert files["SVG"][0].endswith(".svg") and files["SVG"][1].lstrip().startswith(b"<svg")
+    no_exception(page)
+    context.close()
