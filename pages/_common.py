@@ -44,6 +44,12 @@ def keep(**defaults) -> None:
         st.session_state[key] = st.session_state.get(key, default)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def can_draw_images() -> bool:
+    """Is there a Chromium for kaleido? Looked up once a minute, not on every chart of every rerun."""
+    return browser_found()
+
+
 def figure(fig, key: str, **kwargs) -> None:
     """A plotly chart with a "Download" menu: PNG, SVG and standalone HTML, drawn only on click.
 
@@ -51,11 +57,11 @@ def figure(fig, key: str, **kwargs) -> None:
     """
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
     st.plotly_chart(fig, key=key, **kwargs)
-    with st.popover("⬇ Download figure", key=f"{name}_export"):
-        can_draw = browser_found()
+    with st.popover("⬇ Download figure", key=f"{key}_export"):
+        can_draw = can_draw_images()
         for fmt, mime in FORMATS.items():
             st.download_button(fmt.upper(), data=lambda fmt=fmt: export(fig, fmt), file_name=f"{name}.{fmt}",
-                               mime=mime, key=f"{name}_export_{fmt}", on_click="ignore",
+                               mime=mime, key=f"{key}_export_{fmt}", on_click="ignore",
                                disabled=fmt != "html" and not can_draw)
         if not can_draw:
             st.caption(INSTALL_HINT)
