@@ -9,7 +9,7 @@ from pages._startup import start  # noqa: E402  (after set_page_config)
 
 start()  # before the heavy imports: see pages/_startup.py
 
-from pages._common import sidebar  # noqa: E402
+from pages._common import note_unused_link_params, sidebar  # noqa: E402
 
 ROOT = Path(__file__).parent
 # The course order. A page appears once its script exists.
@@ -32,3 +32,4 @@ navigation = st.navigation(
 )
 sidebar()
 navigation.run()
+note_unused_link_params()

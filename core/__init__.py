@@ -3,7 +3,7 @@
 Data flows one way: inputs -> models -> explain / training / augment -> figures -> pages (and the
 CLI in `commands`, over the same functions).
 
-    inputs/    text encoding, CSV uploads, labelled datasets, pretraining corpora
+    inputs/    text encoding, CSV uploads, labelled datasets, pretraining corpora, share links
     models/    the model-choice resolver and loader, the embedded model, architecture facts,
                the saved-model folder, the app's classifiers
     explain/   tokens, embeddings, attention, masked words, next sentence

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.figures.export import FORMATS, INSTALL_HINT, browser_found, export
+from core.inputs.links import PRIVATE, TEXT_CAP, share_link
 from core.jobs import JOBS, Job
 from core.models.hub_cache import cached_models
 from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
@@ -65,6 +66,69 @@ def figure(fig, key: str, **kwargs) -> None:
                                disabled=fmt != "html" and not can_draw)
         if not can_draw:
             st.caption(INSTALL_HINT)
+
+
+_MODEL_PARAM = "model"
+
+
+def shared(key: str) -> dict:
+    """Widget arguments that keep its value in the page address (Streamlit's `bind="query-params"`),
+    so "Share this view" gives a link that restores it. Streamlit drops a value the widget cannot
+    take (out of range, not an option) and cuts text to the widget's `max_chars`."""
+    st.session_state.setdefault("_shared_keys", set()).add(key)
+    return {"key": key, "bind": "query-params"}
+
+
+def shared_text(key: str) -> dict:
+    """`shared` for a short text box: a link can fill it with at most TEXT_CAP characters."""
+    return {**shared(key), "max_chars": TEXT_CAP}
+
+
+def _shareable(choice: str) -> bool:
+    """Hub models and the embedded one travel in a link; a fine-tuned folder is its owner's alone."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", choice))  # not `local:…`, not `../`
+
+
+def _params() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params if k not in PRIVATE}
+
+
+def _arrive() -> None:
+    """A session's first run: remember the address it came with and take the model from it."""
+    st.session_state["_arrived"] = _params()
+    model = st.query_params.get(_MODEL_PARAM, "")
+    if _shareable(model):
+        st.session_state[_KEY] = model
+
+
+def note_unused_link_params() -> None:
+    """After the page ran, once per session: say what an arriving link carried that the page could
+    not use (unknown, out of range, too long) and take the unknown ones out of the address. (The first
+    run is often cut short by the browser's own rerun; the note waits for a run that ends.)"""
+    arrived = st.session_state.pop("_arrived", None)
+    if arrived:
+        known = st.session_state.get("_shared_keys", set()) | {_MODEL_PARAM}
+        unused = sorted(k for k, v in arrived.items() if k not in known or st.query_params.get_all(k) != v)
+        for k in unused:
+            if k not in known and k in st.query_params:
+                del st.query_params[k]
+        if unused:
+            st.session_state["_link_note"] = ", ".join(unused[:8])
+            st.rerun()  # so the sidebar's share link, drawn before the page, no longer holds them
+    if st.session_state.get("_link_note"):
+        st.sidebar.caption("🔗 The link you opened had settings this page could not use, so they were left "
+                           f"out or corrected: {st.session_state['_link_note']}.")
+
+
+def _share_popover() -> None:
+    """The link to this view (page, model, inputs), without the private `?me=`."""
+    link = share_link(st.context.url or "", _params())
+    with st.popover("🔗 Share this view", width="stretch"):
+        st.code(link.url, language=None, wrap_lines=True)
+        st.caption("Copy it with the icon on the right. It opens this page with this model and these inputs "
+                   "in any browser; it never carries your own models or jobs.")
+        if link.left_out:
+            st.caption(f"Left out, longer than {TEXT_CAP:,} characters: {', '.join(link.left_out)}.")
 
 
 def session_id() -> str:
@@ -216,6 +280,9 @@ def _choose(value: str) -> None:
 
 def sidebar() -> None:
     """The model picker and what is loaded, shown on every page."""
+    st.session_state["_shared_keys"] = set()  # filled again by this run's `shared` widgets
+    if "session_id" not in st.session_state:
+        _arrive()
     with st.sidebar:
         st.header("Model")
         options = [*model_options(), OTHER_HUB, LOCAL]
@@ -238,6 +305,10 @@ def sidebar() -> None:
         if loaded is None:
             st.session_state[_KEY] = EMBEDDED
             loaded = cached_model(EMBEDDED)
+        if _shareable(loaded.choice) and loaded.choice != EMBEDDED:
+            st.query_params[_MODEL_PARAM] = loaded.choice
+        elif _MODEL_PARAM in st.query_params:
+            del st.query_params[_MODEL_PARAM]
         s = loaded.summary()
         st.caption(
             f"**{_label(s['model'])}** · {s['type']} · {s['layers']} layers · {s['heads']} heads · "
@@ -247,3 +318,4 @@ def sidebar() -> None:
         st.caption("Heads: " + (", ".join(heads) if heads else "none trained"))
         for note in loaded.notes:
             st.caption(f"ℹ️ {note}")
+        _share_popover()

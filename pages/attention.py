@@ -11,7 +11,7 @@ from core.explain.attention import (STATS, compute_attention, describe_patterns,
                             rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs
-from pages._common import figure, cached_model, current_model, get_loaded, model_options
+from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 STAT_NAMES = {"entropy": "Entropy (spread)", "cls": "Attention to [CLS]", "sep": "Attention to [SEP]",
@@ -60,8 +60,8 @@ different habits — look one word back, park on `[SEP]`, link a pronoun to its 
 )
 
 model = current_model()
-text = st.text_area("Sentence", DEFAULT_TEXT, key="attn_text", height=80, max_chars=20_000)
-pair = st.text_input("Second sentence (optional, to see how BERT reads a pair)", key="attn_pair")
+text = st.text_area("Sentence", DEFAULT_TEXT, **shared("attn_text"), height=80, max_chars=20_000)
+pair = st.text_input("Second sentence (optional, to see how BERT reads a pair)", **shared_text("attn_pair"))
 
 try:
     result, stats = analyse(model.choice, text, pair)
@@ -74,7 +74,7 @@ st.caption(f"{result.n} tokens · {result.layers} layers × {result.heads} heads
            f"{result.layers * result.heads} attention maps of {result.n} × {result.n}")
 
 tabs = st.tabs(["One head", "All heads", "Average & rollout", "Head statistics", "Link two tokens",
-                "bertviz views", "Compare models"], key="attn_tab", on_change="rerun")
+                "bertviz views", "Compare models"], **shared("attn_tab"), on_change="rerun")
 one, grid, flow, table, link, bertviz, compare = tabs
 best_prev = top_head(stats, "prev")[:2]
 
@@ -119,7 +119,7 @@ with flow:
 with table:
     if table.open:
         st.markdown("\n".join(f"- {line}" for line in describe_patterns(stats)))
-        name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, key="stat_name")
+        name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, **shared("stat_name"))
         st.info(STATS[name])
         figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
         st.caption("Averaged over every token of this input (padding excluded). Click a column "
@@ -152,7 +152,7 @@ with bertviz:
         st.markdown("The classic [bertviz](https://github.com/jessevig/bertviz) views (Vig, 2019), "
                     "running here without internet. Hover a token, click a head's colour or a thumbnail.")
         view = st.segmented_control("View", ["Head view", "Model view", "Neuron view"], default="Head view",
-                                    key="bv_view") or "Head view"
+                                    **shared("bv_view")) or "Head view"
         layers, layer, head = tuple(range(result.layers)), 0, 0
         if view == "Neuron view":
             st.caption("Shows how one head's query and key vectors multiply into its attention weights.")

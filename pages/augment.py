@@ -13,7 +13,7 @@ from core.augment.contextual import DEFAULT_STRENGTH
 from core.augment.dataset import MAX_ROWS, augment_dataset, builtin_dataset
 from core.inputs.csv_input import load_csv, read_text_csv
 from core.errors import UserError
-from pages._common import current_model, job_panel, job_running, start_job
+from pages._common import current_model, job_panel, job_running, shared, start_job
 
 DEFAULT_TEXT = "The hotel room was clean and the staff were friendly, but breakfast was cold."
 PIPELINE = "pipeline"
@@ -31,7 +31,7 @@ reasons = {name: unavailable_reason(name, model) for name in TECHNIQUES}
 
 # ------------------------------------------------------------------------ 1. one sentence
 st.header("1 · One sentence, many variations")
-text = st.text_area("Your sentence", DEFAULT_TEXT, key="aug_text", max_chars=50_000)
+text = st.text_area("Your sentence", DEFAULT_TEXT, **shared("aug_text"), max_chars=50_000)
 
 
 def label(name: str) -> str:
@@ -43,7 +43,7 @@ def label(name: str) -> str:
 
 left, right = st.columns([3, 2])
 with left:
-    choice = st.selectbox("Technique", [*TECHNIQUES, PIPELINE], format_func=label, key="aug_method")
+    choice = st.selectbox("Technique", [*TECHNIQUES, PIPELINE], format_func=label, **shared("aug_method"))
     if choice == PIPELINE:
         usable = [n for n, t in TECHNIQUES.items() if t.needs not in ("mlm", "network") and not reasons[n]]
         steps = st.multiselect("Steps, in order", usable, default=["synonym", "keyboard"] if "synonym" in usable
@@ -63,10 +63,10 @@ with left:
             st.warning(f"**Unavailable here.** {reasons[choice]}")
 with right:
     amount = technique(recipe.steps[0]).amount if recipe else "share of words changed"
-    strength = st.slider("How much to change", 0.05, 0.8, DEFAULT_STRENGTH, 0.05, key="aug_strength",
+    strength = st.slider("How much to change", 0.05, 0.8, DEFAULT_STRENGTH, 0.05, **shared("aug_strength"),
                          help=f"The {amount}.")
-    n = st.number_input("Variations (N)", 1, 10, 3, key="aug_n")
-    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, key="aug_seed",
+    n = st.number_input("Variations (N)", 1, 10, 3, **shared("aug_n"))
+    seed = st.number_input("Random seed", 0, 2**31 - 1, 0, **shared("aug_seed"),
                            help="The same seed, text and settings always give the same variations.")
 
 runnable = recipe is not None and not any(reasons[s] for s in recipe.steps)

@@ -22,7 +22,7 @@ from core.jobs import JOBS
 from core.models.classifiers import list_classifiers, open_classifier
 from core.models.loading import EMBEDDED
 from core.training.finetune import quick_finetune
-from pages._common import (figure, cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
+from pages._common import (figure, shared, cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
                            start_job)
 
 CLASSIFIER, MASKED = "A classifier's label", "A masked word"
@@ -122,7 +122,7 @@ st.info("**What to expect.** Measured on the embedded model after the quick fine
         "substitutions. The embedded model's masked-word head is weak (MODEL_CARD.md), so its suggestions are "
         "not always fluent.")
 
-mode = st.radio("What to explain", [CLASSIFIER, MASKED], horizontal=True, key="xp_mode")
+mode = st.radio("What to explain", [CLASSIFIER, MASKED], horizontal=True, **shared("xp_mode"))
 if mode == CLASSIFIER:
     st.caption("The sidebar's model is the starting point of a quick fine-tune; the classifier is picked here.")
     choice = pick_classifier()
@@ -149,14 +149,14 @@ if mode == CLASSIFIER:
     label = c1.selectbox("Explain the label", [PREDICTED, *label_names(loaded)], key="xp_label")
     wanted = dict(label=None if label == PREDICTED else label)
 else:
-    word = c1.text_input("Explain the word at [MASK]", key="xp_word", placeholder="(the top guess)", max_chars=40)
+    word = c1.text_input("Explain the word at [MASK]", **shared("xp_word"), placeholder="(the top guess)", max_chars=40)
     wanted = dict(mask_word=word, masked=True)
-methods = tuple(c2.multiselect("Explainers", METHODS, default=list(METHODS), format_func=TITLES.get, key="xp_methods"))
-steps = int(c3.number_input("IG steps", 1, MAX_STEPS, 50, key="xp_steps",
+methods = tuple(c2.multiselect("Explainers", METHODS, default=list(METHODS), format_func=TITLES.get, **shared("xp_methods")))
+steps = int(c3.number_input("IG steps", 1, MAX_STEPS, 50, **shared("xp_steps"),
                             help="Points on the path from the baseline to the sentence; more is more exact (and slower)."))
-baseline = c4.radio("IG baseline", BASELINES, key="xp_baseline", format_func=lambda b: f"[{b.upper()}]",
+baseline = c4.radio("IG baseline", BASELINES, **shared("xp_baseline"), format_func=lambda b: f"[{b.upper()}]",
                     help="The 'blank' sentence the path starts from: every word replaced by this token.")
-pieces = st.toggle("Show tokens (word pieces) instead of words", key="xp_pieces")
+pieces = st.toggle("Show tokens (word pieces) instead of words", **shared("xp_pieces"))
 try:
     target = choose_target(loaded, text, **wanted)
     explanation = cached_explanation(mode, choice, text, target, methods, steps, baseline)
@@ -170,7 +170,7 @@ shown_name = plain_label(target.name)  # a label or a typed word: never markdown
 what = f"the label **{shown_name}**" if mode == CLASSIFIER else f"the word **{shown_name}** at the mask"
 st.markdown(f"The model gives {what} a probability of **{explanation.probability:.1%}**.")
 
-tabs = st.tabs(["Attributions", "Is it faithful?", "Counterfactuals", "Edit and compare"], key="xp_tab",
+tabs = st.tabs(["Attributions", "Is it faithful?", "Counterfactuals", "Edit and compare"], **shared("xp_tab"),
                on_change="rerun")
 attributions_tab, faithful_tab, counterfactual_tab, edit_tab = tabs
 

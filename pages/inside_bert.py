@@ -13,7 +13,7 @@ from core.bert.model import Embeddings, EncoderLayer, MaskedLMHead, SelfAttentio
 from core.bert.walkthrough import SLICE_WIDTH, dim_window, proof, relative_change, top_predictions, walk
 from core.errors import UserError
 from core.figures.inside import layer_change, predictions, token_grid, token_matrix
-from pages._common import figure, cached_model, current_model
+from pages._common import cached_model, current_model, figure, shared, shared_text
 
 TABLE_DIMS = 6  # columns in the small tables of real numbers
 
@@ -46,13 +46,13 @@ cfg = scratch.config
 
 # --- Inputs -----------------------------------------------------------------------------------
 mask = loaded.tokenizer.mask_token
-text = st.text_input("Your sentence", f"The cat sat on the {mask} because it was tired.", key="inside_text",
+text = st.text_input("Your sentence", f"The cat sat on the {mask} because it was tired.", **shared_text("inside_text"),
                      help=f"Put {mask} where BERT should guess a word.")
-pair = st.text_input("Optional second sentence (segment B)", "", key="inside_pair")
+pair = st.text_input("Optional second sentence (segment B)", "", **shared_text("inside_pair"))
 c1, c2, c3 = st.columns(3)
-layer = c1.slider("Layer", 1, cfg.num_layers, 1, key="inside_layer") - 1
-head = c2.slider("Head", 1, cfg.num_heads, 1, key="inside_head") - 1
-mode = c3.radio("Attention mask", ["Bidirectional (BERT)", "Causal (GPT-style)"], key="inside_mode",
+layer = c1.slider("Layer", 1, cfg.num_layers, 1, **shared("inside_layer")) - 1
+head = c2.slider("Head", 1, cfg.num_heads, 1, **shared("inside_head")) - 1
+mode = c3.radio("Attention mask", ["Bidirectional (BERT)", "Causal (GPT-style)"], **shared("inside_mode"),
                 help="Causal: every token sees only itself and the tokens before it, as in a GPT decoder.")
 causal = mode.startswith("Causal")
 

@@ -16,7 +16,7 @@ from core.layers.projector import MAX_SENTENCES, METHODS, project
 from core.layers.query_key import head_count, query_key_map
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
 from core.layers.states import clean_sentences, token_table
-from pages._common import figure, cached_model, current_model, job_panel, job_running, keep, start_job
+from pages._common import cached_model, current_model, figure, job_panel, job_running, keep, shared, start_job
 
 DEFAULT_SENTENCES = "The cat sat on the warm mat.\nShe quickly ran to the station.\nThey will paint the old house blue."
 DEFAULT_QUERY = "We sat on the bank of the river."
@@ -92,7 +92,7 @@ st.info(
 loaded = current_model()
 choice = loaded.choice
 keep(ly_text=DEFAULT_SENTENCES, ly_senses=True)  # the projector's sentences feed the query-key tab too
-tabs = st.tabs(["Projector", "Probes", "Neighbours", "Query-key map"], key="ly_tab", on_change="rerun")
+tabs = st.tabs(["Projector", "Probes", "Neighbours", "Query-key map"], **shared("ly_tab"), on_change="rerun")
 projector_tab, probes_tab, neighbours_tab, qk_tab = tabs
 
 
@@ -117,11 +117,11 @@ with projector_tab:
             st.text_area("Your sentences (one per line)", key="ly_text", height=100, max_chars=10_000)
             st.toggle(f"Add the built-in words in two senses ({', '.join(SENSES)})", key="ly_senses")
             c1, c2, c3 = st.columns(3)
-            method = c1.radio("Reduce with", METHODS, key="ly_method", horizontal=True, format_func=str.upper,
+            method = c1.radio("Reduce with", METHODS, **shared("ly_method"), horizontal=True, format_func=str.upper,
                               help="PCA: straight lines through the cloud (fast). UMAP: keeps neighbours together "
                                    "(slower, a few seconds a layer).")
-            dims = c2.radio("Dimensions", (2, 3), key="ly_dims", horizontal=True, format_func=lambda d: f"{d}-D")
-            colour = c3.selectbox("Colour by", list(COLOURS), key="ly_colour", format_func=COLOURS.get)
+            dims = c2.radio("Dimensions", (2, 3), **shared("ly_dims"), horizontal=True, format_func=lambda d: f"{d}-D")
+            colour = c3.selectbox("Colour by", list(COLOURS), **shared("ly_colour"), format_func=COLOURS.get)
         sentences = chosen_sentences()
         if sentences:
             try:
@@ -231,7 +231,7 @@ with neighbours_tab:
 
             index_panel()
         else:
-            text = st.text_input("Sentence", DEFAULT_QUERY, key="ly_query", max_chars=500)
+            text = st.text_input("Sentence", DEFAULT_QUERY, **shared("ly_query"), max_chars=500)
             try:
                 query = cached_table(choice, (text.strip(),)) if text.strip() else None
             except UserError as err:
@@ -270,10 +270,10 @@ with qk_tab:
         sentences = chosen_sentences()
         if sentences:
             c1, c2, c3 = st.columns(3)
-            layer = c1.selectbox("Attention layer", range(loaded.config.num_hidden_layers), key="ly_qk_layer",
+            layer = c1.selectbox("Attention layer", range(loaded.config.num_hidden_layers), **shared("ly_qk_layer"),
                                  help="Numbered as on the Attention page: layer l reads the projector's layer l.")
-            head = c2.selectbox("Head", range(head_count(loaded)), key="ly_qk_head")
-            colour = c3.radio("Colour by", ("kind", "position"), key="ly_qk_colour", horizontal=True)
+            head = c2.selectbox("Head", range(head_count(loaded)), **shared("ly_qk_head"))
+            colour = c3.radio("Colour by", ("kind", "position"), **shared("ly_qk_colour"), horizontal=True)
             try:
                 qk = cached_query_keys(choice, sentences, layer, head)
             except UserError as err:

@@ -12,7 +12,7 @@ from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask_shared, fill_ma
                          require_mlm, surprisal, with_masks, word_spans)
 from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
 from core.models.embedded import quality_note
-from pages._common import figure, cached_model, current_model, get_loaded, keep, model_options
+from pages._common import cached_model, current_model, figure, get_loaded, keep, model_options, shared, shared_text
 
 DEFAULT_FILL = "The capital of France is [MASK]."
 DEFAULT_CLICK = "The quick brown fox jumps over the lazy dog."
@@ -118,15 +118,15 @@ def fill_result(warn: bool):
 
 # Lazy tabs: only the open one computes, so a rerun costs one tab's work, not five.
 fill_tab, click_tab, lens_tab, compare_tab, nsp_tab = st.tabs(
-    ["Fill the mask", "Click to mask", "Layer by layer", "Compare models", "Next sentence"], key="mlm_tab",
+    ["Fill the mask", "Click to mask", "Layer by layer", "Compare models", "Next sentence"], **shared("mlm_tab"),
     on_change="rerun")
 
 with fill_tab:
     if fill_tab.open:
         st.markdown(f"Type a sentence and hide words with `[MASK]` (or `<mask>`; this model's own "
                     f"mask token is `{model.tokenizer.mask_token}`). Several masks are fine.")
-        text = st.text_input("Sentence with masks", key="mlm_text")
-        st.slider("Predictions per mask (top-k)", 1, 20, key="mlm_topk")
+        text = st.text_input("Sentence with masks", **shared_text("mlm_text"))
+        st.slider("Predictions per mask (top-k)", 1, 20, **shared("mlm_topk"))
         result = fill_result(warn=True)
         if result is not None:
             for note in result.masked.notes:
@@ -148,8 +148,8 @@ with click_tab:
         st.markdown("Click a word to hide it and see what the model would put there. Each token is "
                     "coloured by the probability the model gives the **original** word when only that "
                     "word is hidden: red words surprised it, green ones it saw coming.")
-        click_text = st.text_input("Sentence", key="click_text")
-        whole = st.toggle("Whole words (mask every piece of a word WordPiece split)", key="click_whole",
+        click_text = st.text_input("Sentence", **shared_text("click_text"))
+        whole = st.toggle("Whole words (mask every piece of a word WordPiece split)", **shared("click_whole"),
                           help="BERT's later checkpoints were trained this way: hiding only '##ing' "
                                "of 'walking' makes the game too easy.")
         if has_mlm:
@@ -251,8 +251,8 @@ with nsp_tab:
             st.session_state["nsp_a"], st.session_state["nsp_b"] = a, b
 
         st.selectbox("Ready examples", list(EXAMPLES), key="nsp_example", on_change=load_example)
-        a = st.text_area("Sentence A", key="nsp_a", height=70)
-        b = st.text_area("Sentence B", key="nsp_b", height=70)
+        a = st.text_area("Sentence A", **shared_text("nsp_a"), height=70)
+        b = st.text_area("Sentence B", **shared_text("nsp_b"), height=70)
         try:
             require_nsp(model)
             p, notice = cached_next_sentence(model.choice, a, b)

@@ -14,7 +14,7 @@ from core.errors import UserError
 from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
                                  position_similarity_figure, projection_figure)
 from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
-from pages._common import figure, cached_model, current_model, get_loaded, model_options
+from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text
 
 DEFAULT_TEXT = "Unbelievably, the tokenizer splits rare words into pieces."
 DEFAULT_PAIR = "Common words like bank stay whole."
@@ -52,10 +52,10 @@ tok = model.tokenizer
 
 st.header("1 · The pieces")
 pair_mode = st.radio("Input", ["One sentence", "A pair of sentences (segments A and B)"],
-                     horizontal=True, key="tok_mode") != "One sentence"
-text = st.text_area("Sentence A" if pair_mode else "Your text", DEFAULT_TEXT, key="tok_text",
+                     horizontal=True, **shared("tok_mode")) != "One sentence"
+text = st.text_area("Sentence A" if pair_mode else "Your text", DEFAULT_TEXT, **shared("tok_text"),
                     help="Emoji, accents and other scripts are welcome: see what the vocabulary makes of them.")
-pair = st.text_input("Sentence B", DEFAULT_PAIR, key="tok_pair") if pair_mode else None
+pair = st.text_input("Sentence B", DEFAULT_PAIR, **shared_text("tok_pair")) if pair_mode else None
 
 tokenized = None
 try:
@@ -130,7 +130,7 @@ if tokenized is not None:
 st.header("3 · The vocabulary")
 st.markdown("Is a word one entry of the vocabulary? Which entries have the most similar input "
             "vectors (cosine similarity over the rows of the word-embedding table)?")
-word = st.text_input("Word", "bank", key="tok_word")
+word = st.text_input("Word", "bank", **shared_text("tok_word"))
 try:
     found = lookup(model, word)
 except UserError as err:

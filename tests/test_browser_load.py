@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chro
 
 def test_ten_sessions_while_a_fine_tune_runs(app_server):
     saved_before = set(app_server.runs.glob("**/model.safetensors"))  # other tests' models
-    report = run_load(app_server.url, app_server.process.pid, sessions=10, rounds=1, finetune_rows=300)
+    report = run_load(app_server.url, app_server.process.pid, sessions=10, rounds=1, finetune_rows=120)
     print("\n".join(report.lines()))
     assert report.errors == []
     assert report.wrong == []  # every session saw its own answers

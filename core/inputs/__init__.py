@@ -1,2 +1,2 @@
 """What goes into a model: text encoding, CSV uploads, labelled datasets (built-in and hub),
-and the text corpora that pretraining reads."""
+the text corpora that pretraining reads, and the links that carry a page's inputs to someone else."""
