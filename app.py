@@ -9,7 +9,8 @@ from pages._startup import start  # noqa: E402  (after set_page_config)
 
 start()  # before the heavy imports: see pages/_startup.py
 
-from pages._common import note_unused_link_params, sidebar  # noqa: E402
+from pages._common import note_unused_link_params, report_button, sidebar  # noqa: E402
+from pages._lesson import arrive_at_step, lesson_bar  # noqa: E402
 
 ROOT = Path(__file__).parent
 # The course order. A page appears once its script exists.
@@ -30,6 +31,10 @@ navigation = st.navigation(
     [st.Page(path, title=title, icon=icon, default=(i == 0))
      for i, (path, title, icon) in enumerate(PAGES) if (ROOT / path).is_file()]
 )
+page = navigation.url_path or Path(PAGES[0][0]).stem  # the script's name (the default page's address is "")
+arrive_at_step(page)  # a lesson link's settings, before anything reads them
 sidebar()
+lesson_bar(page)
 navigation.run()
-note_unused_link_params()
+note_unused_link_params(page)
+report_button(navigation.title)

@@ -8,16 +8,19 @@ import re
 from pathlib import Path
 from uuid import uuid4
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
 from core.figures.export import FORMATS, INSTALL_HINT, browser_found, export
+from core.figures.report import page_report
 from core.inputs.links import PRIVATE, TEXT_CAP, share_link
 from core.jobs import JOBS, Job
 from core.models.hub_cache import cached_models
 from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
 
 OTHER_HUB = "Another hub model…"
+MAX_REPORT_ITEMS = 200
 LOCAL = "A local folder…"
 _KEY = "model_choice"
 
@@ -40,8 +43,12 @@ def get_loaded(choice: str) -> LoadedModel | None:
 def keep(**defaults) -> None:
     """Widget values that outlive their widget: Streamlit forgets a widget's state in a run that does
     not draw it (a closed lazy tab); re-storing it each run keeps what the user typed. The widgets
-    then take no default of their own."""
+    then take no default of their own. A text the session does not hold yet is taken from the page's
+    address if it is there, as a bound widget would take it, so a link (a shared view, a lesson step)
+    also fills the text a closed tab reads."""
     for key, default in defaults.items():
+        if key not in st.session_state and isinstance(default, str):
+            default = st.query_params.get(key, default)[:TEXT_CAP]
         st.session_state[key] = st.session_state.get(key, default)
 
 
@@ -51,6 +58,22 @@ def can_draw_images() -> bool:
     return browser_found()
 
 
+def _report() -> dict:
+    """What this run drew, for "Download this page" (emptied when a full run starts, in `sidebar`)."""
+    return st.session_state.setdefault("_report", {"figures": {}, "tables": []})
+
+
+def table(data, **kwargs) -> None:
+    """A table, kept for "Download this page". User text goes into tables, never into markdown;
+    a list of rows becomes a DataFrame shown without its index."""
+    if isinstance(data, list):
+        data, kwargs = pd.DataFrame(data), {"hide_index": True, "width": "stretch", **kwargs}
+    st.dataframe(data, **kwargs)
+    tables = _report()["tables"]
+    if len(tables) < MAX_REPORT_ITEMS:  # a fragment rerunning forever must not grow it forever
+        tables.append(data)
+
+
 def figure(fig, key: str, **kwargs) -> None:
     """A plotly chart with a "Download" menu: PNG, SVG and standalone HTML, drawn only on click.
 
@@ -58,6 +81,7 @@ def figure(fig, key: str, **kwargs) -> None:
     """
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
     st.plotly_chart(fig, key=key, **kwargs)
+    _report()["figures"][key] = fig
     with st.popover("⬇ Download figure", key=f"{key}_export"):
         can_draw = can_draw_images()
         for fmt, mime in FORMATS.items():
@@ -69,6 +93,7 @@ def figure(fig, key: str, **kwargs) -> None:
 
 
 _MODEL_PARAM = "model"
+LESSON_PARAMS = ("lesson", "step")  # what a lesson step's link adds to a page's address
 
 
 def shared(key: str) -> dict:
@@ -93,31 +118,50 @@ def _params() -> dict[str, list[str]]:
     return {k: st.query_params.get_all(k) for k in st.query_params if k not in PRIVATE}
 
 
-def _arrive() -> None:
-    """A session's first run: remember the address it came with and take the model from it."""
-    st.session_state["_arrived"] = _params()
-    model = st.query_params.get(_MODEL_PARAM, "")
+def take_linked_model(model: str) -> None:
+    """A model named by a link (a shared view, a lesson step): a hub or the embedded model only."""
     if _shareable(model):
         st.session_state[_KEY] = model
 
 
-def note_unused_link_params() -> None:
-    """After the page ran, once per session: say what an arriving link carried that the page could
-    not use (unknown, out of range, too long) and take the unknown ones out of the address. (The first
+def _arrive() -> None:
+    """A session's first run: remember the address it came with and take the model from it."""
+    st.session_state["_arrived"] = _params()
+    take_linked_model(st.query_params.get(_MODEL_PARAM, ""))
+
+
+def note_unused_link_params(page: str) -> None:
+    """After `page` ran, once per session: say what an arriving link carried that the page could not
+    use (unknown, out of range, too long) and take the unknown ones out of the address. (The first
     run is often cut short by the browser's own rerun; the note waits for a run that ends.)"""
     arrived = st.session_state.pop("_arrived", None)
     if arrived:
-        known = st.session_state.get("_shared_keys", set()) | {_MODEL_PARAM}
+        known = st.session_state.get("_shared_keys", set()) | {_MODEL_PARAM, *LESSON_PARAMS}
         unused = sorted(k for k, v in arrived.items() if k not in known or st.query_params.get_all(k) != v)
         for k in unused:
             if k not in known and k in st.query_params:
                 del st.query_params[k]
         if unused:
-            st.session_state["_link_note"] = ", ".join(unused[:8])
+            st.session_state["_link_note"] = (page, ", ".join(unused[:8]))
             st.rerun()  # so the sidebar's share link, drawn before the page, no longer holds them
-    if st.session_state.get("_link_note"):
-        st.sidebar.caption("🔗 The link you opened had settings this page could not use, so they were left "
-                           f"out or corrected: {st.session_state['_link_note']}.")
+    noted_page, names = st.session_state.get("_link_note", (None, ""))
+    if noted_page == page:  # about the page the link opened, not every page visited after it
+        st.sidebar.caption(f"🔗 The link you opened had settings this page could not use, so they were left "
+                           f"out or corrected: {names}.")
+
+
+def report_button(page: str) -> None:
+    """"Download this page": the model, the inputs and everything this run drew, as one HTML file
+    (built only on click)."""
+    report, model = _report(), model_choice()
+    inputs = {k: [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+              for k in sorted(st.session_state.get("_shared_keys", ())) if (value := st.session_state.get(k)) is not None}
+    link = share_link(st.context.url or "", _params()).url
+    st.sidebar.download_button(
+        "⬇ Download this page (HTML)", key="page_report", on_click="ignore", mime="text/html",
+        data=lambda: page_report(page, model, inputs, list(report["figures"].values()), report["tables"], link),
+        file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", page.lower()).strip("-") + ".html",
+        help="One file with this page's inputs, model, charts (interactive, offline) and tables.")
 
 
 def _share_popover() -> None:
@@ -281,6 +325,7 @@ def _choose(value: str) -> None:
 def sidebar() -> None:
     """The model picker and what is loaded, shown on every page."""
     st.session_state["_shared_keys"] = set()  # filled again by this run's `shared` widgets
+    st.session_state["_report"] = {"figures": {}, "tables": []}  # and the report by what it draws
     if "session_id" not in st.session_state:
         _arrive()
     with st.sidebar:

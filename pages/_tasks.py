@@ -14,7 +14,7 @@ from core.inputs.datasets import BUILTIN, HUB_DATASETS, builtin_sentiment, load_
 from core.models.classifiers import classify
 from core.tasks.predict import answer_question, tag_text
 from core.tasks.sources import hold_out, task_data
-from pages._common import figure
+from pages._common import figure, table
 
 TITLES = {"sentences": "Sentences (sentiment)", "pairs": "Sentence pairs (NLI)", "tokens": "Named entities",
           "qa": "Question answering"}
@@ -106,9 +106,9 @@ def _upload(task: str, seed: int):
 
 
 def _hub(task: str, seed: int, offline: bool):
-    table = HUB_DATASETS if task == "sentences" else task_data(task).hub
+    datasets = HUB_DATASETS if task == "sentences" else task_data(task).hub
     c1, c2 = st.columns(2)
-    name = c1.selectbox("Hub dataset", list(table), key=f"ft_hub_{task}")
+    name = c1.selectbox("Hub dataset", list(datasets), key=f"ft_hub_{task}")
     limit = int(c2.number_input("Training rows", 100, 20_000, 2_000, step=100, key="ft_hub_limit",
                                 help="A random sample; validation gets a fifth as many (at least 200)."))
     if offline:
@@ -133,7 +133,7 @@ def show_rows(task: str, data) -> None:
     else:
         rows = {"text": data.texts[:n]} | ({"text_b": data.second[:n]} if data.second is not None else {}) | \
                {"label": [data.label_names[i] for i in data.labels[:n]]}
-    st.dataframe(rows, hide_index=True, width="stretch")
+    table(rows, hide_index=True, width="stretch")
 
 
 def show_scores(task: str, result, evaluation) -> None:
@@ -169,22 +169,23 @@ def show_scores(task: str, result, evaluation) -> None:
         rows |= {"true": [result.label_names[evaluation.labels[i]] for i in wrong],
                  "predicted": [result.label_names[best.predictions[i]] for i in wrong],
                  "confidence": [max(best.probabilities[i]) for i in wrong]}
-        right.dataframe(rows, hide_index=True, width="stretch", column_config={
-            "confidence": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent")})
+        with right:
+            table(rows, hide_index=True, width="stretch", column_config={
+                "confidence": st.column_config.ProgressColumn(min_value=0, max_value=1, format="percent")})
     elif task == "tokens":
         per_type = best.details["per_type"]
-        st.dataframe({"type": list(per_type), **{k: [per_type[t][k] for t in per_type]
-                                                  for k in ("precision", "recall", "f1", "support")}},
-                     hide_index=True, width="content")
+        table({"type": list(per_type), **{k: [per_type[t][k] for t in per_type]
+                                           for k in ("precision", "recall", "f1", "support")}},
+              hide_index=True, width="content")
     else:
         from core.tasks.metrics import exact_match
 
         wrong = [i for i, p in enumerate(best.predictions)
                  if not any(exact_match(p, gold) for gold, _ in evaluation.answers[i])]
         st.markdown(f"**Questions answered wrongly** ({len(wrong)} of {len(evaluation)})")
-        st.dataframe({"question": [evaluation.questions[i] for i in wrong],
-                      "gold": [evaluation.answers[i][0][0] for i in wrong],
-                      "predicted": [best.predictions[i] for i in wrong]}, hide_index=True, width="stretch")
+        table({"question": [evaluation.questions[i] for i in wrong],
+               "gold": [evaluation.answers[i][0][0] for i in wrong],
+               "predicted": [best.predictions[i] for i in wrong]}, hide_index=True, width="stretch")
 
 
 def try_it(task: str, loaded, key: str) -> None:
@@ -230,13 +231,13 @@ def _try_tokens(loaded, key: str) -> None:
     words = [w["word"] for w in tagged.words]
     st.markdown("**Every token and its tag.** The model tags every piece, but only a word's first piece is "
                 "read (✓): the others were never trained (label −100).")
-    st.dataframe({"token": [p["piece"] for p in tagged.pieces],
-                  "word": [words[p["word"]] if p["word"] is not None else "" for p in tagged.pieces],
-                  "tag": [p["tag"] for p in tagged.pieces], "probability": [p["probability"] for p in tagged.pieces],
-                  "read": ["✓" if p["read"] else "" for p in tagged.pieces]},
-                 hide_index=True, width="stretch", height=min(400, 38 + 35 * len(tagged.pieces)),
-                 column_config={"probability": st.column_config.ProgressColumn(min_value=0, max_value=1,
-                                                                               format="percent")})
+    table({"token": [p["piece"] for p in tagged.pieces],
+           "word": [words[p["word"]] if p["word"] is not None else "" for p in tagged.pieces],
+           "tag": [p["tag"] for p in tagged.pieces], "probability": [p["probability"] for p in tagged.pieces],
+           "read": ["✓" if p["read"] else "" for p in tagged.pieces]},
+          hide_index=True, width="stretch", height=min(400, 38 + 35 * len(tagged.pieces)),
+          column_config={"probability": st.column_config.ProgressColumn(min_value=0, max_value=1,
+                                                                        format="percent")})
 
 
 def _try_question(loaded, key: str) -> None:

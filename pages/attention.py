@@ -11,7 +11,8 @@ from core.explain.attention import (STATS, compute_attention, describe_patterns,
                             rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs
-from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text
+from core.offline import vendor_js
+from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text, table
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 STAT_NAMES = {"entropy": "Entropy (spread)", "cls": "Attention to [CLS]", "sep": "Attention to [SEP]",
@@ -75,7 +76,7 @@ st.caption(f"{result.n} tokens · {result.layers} layers × {result.heads} heads
 
 tabs = st.tabs(["One head", "All heads", "Average & rollout", "Head statistics", "Link two tokens",
                 "bertviz views", "Compare models"], **shared("attn_tab"), on_change="rerun")
-one, grid, flow, table, link, bertviz, compare = tabs
+one, grid, flow, statistics, link, bertviz, compare = tabs
 best_prev = top_head(stats, "prev")[:2]
 
 with one:
@@ -116,17 +117,17 @@ with flow:
                    "connection keeps each token's own vector), and the layers are multiplied. Row *i* "
                    "then says how much each input token contributed to token *i* at that depth.")
 
-with table:
-    if table.open:
+with statistics:
+    if statistics.open:
         st.markdown("\n".join(f"- {line}" for line in describe_patterns(stats)))
         name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, **shared("stat_name"))
         st.info(STATS[name])
         figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
         st.caption("Averaged over every token of this input (padding excluded). Click a column "
                    "header to sort the table.")
-        st.dataframe(pd.DataFrame(stats_records(stats)), hide_index=True, width="stretch",
-                     column_config={k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f")
-                                    for k in STATS})
+        table(pd.DataFrame(stats_records(stats)), hide_index=True, width="stretch",
+              column_config={k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f")
+                             for k in STATS})
 
 with link:
     if link.open:
@@ -180,6 +181,11 @@ with bertviz:
                     else:
                         height = bertviz_views.neuron_view_height(result.n)
                     st.iframe(html, height=min(height, 1600))
+                    st.download_button(
+                        "⬇ Download this view (HTML)", lambda: html, f"bertviz-{view.split()[0].lower()}-view.html", "text/html",
+                        key="bv_download", on_click="ignore",
+                        help="One file with the view and its scripts inside: it opens in any browser, offline too."
+                        if vendor_js.available() else "It loads bertviz's scripts from the internet when opened.")
 
 with compare:
     if compare.open:

@@ -13,7 +13,7 @@ from core.augment.contextual import DEFAULT_STRENGTH
 from core.augment.dataset import MAX_ROWS, augment_dataset, builtin_dataset
 from core.inputs.csv_input import load_csv, read_text_csv
 from core.errors import UserError
-from pages._common import current_model, job_panel, job_running, shared, start_job
+from pages._common import current_model, job_panel, job_running, shared, start_job, table
 
 DEFAULT_TEXT = "The hotel room was clean and the staff were friendly, but breakfast was cold."
 PIPELINE = "pipeline"
@@ -173,7 +173,7 @@ def show_augmented(job) -> None:
     st.caption(f"Done in {job.elapsed:.1f} s. New rows carry `source_row` (the row they came from) "
                "and `augmentation` (the recipe).")
     new = result.frame[result.frame["augmentation"] != ""]
-    st.dataframe(new.head(200), hide_index=True, width="stretch")
+    table(new.head(200), hide_index=True, width="stretch")
     st.download_button("Download the augmented CSV", result.frame.to_csv(index=False).encode("utf-8"),
                        file_name="augmented.csv", mime="text/csv", key="aug_download")
 

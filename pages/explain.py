@@ -23,7 +23,7 @@ from core.models.classifiers import list_classifiers, open_classifier
 from core.models.loading import EMBEDDED
 from core.training.finetune import quick_finetune
 from pages._common import (figure, shared, cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
-                           start_job)
+                           start_job, table)
 
 CLASSIFIER, MASKED = "A classifier's label", "A masked word"
 HUB = "A hub classifier (online)…"
@@ -190,9 +190,9 @@ with attributions_tab:
             else:
                 st.caption("Integrated gradients add up to the change in probability from the blank baseline "
                            "to your sentence (completeness): a small gap means enough steps.")
-        st.dataframe(pd.DataFrame({"word": explanation.words.words,
-                                   **{TITLES[m]: s for m, s in explanation.scores.items()}}),
-                     hide_index=True, width="stretch")
+        table(pd.DataFrame({"word": explanation.words.words,
+                            **{TITLES[m]: s for m, s in explanation.scores.items()}}),
+              hide_index=True, width="stretch")
 
 with faithful_tab:
     if faithful_tab.open:
@@ -200,10 +200,10 @@ with faithful_tab:
                     "explainer's line falls fastest; the dotted line deletes words in random order.")
         faith = cached_faithfulness(mode, choice, text, target, methods, steps, baseline)
         figure(deletion_figure(faith.curves, target.name), key="xp_deletion")
-        st.dataframe(pd.DataFrame([{"explainer": TITLES.get(m, "Random order"), "comprehensiveness ↑": c,
-                                    "sufficiency ↓": faith.sufficiency[m]}
-                                   for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])]),
-                     hide_index=True, width="stretch")
+        table(pd.DataFrame([{"explainer": TITLES.get(m, "Random order"), "comprehensiveness ↑": c,
+                             "sufficiency ↓": faith.sufficiency[m]}
+                            for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])]),
+              hide_index=True, width="stretch")
         st.caption("Comprehensiveness: how much the probability drops without the top 1/5/10/20/50% of the "
                    "words (higher is better). Sufficiency: how much it drops with *only* those words (lower is "
                    "better). Both are ERASER's AOPC scores (DeYoung et al. 2020).")

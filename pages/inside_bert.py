@@ -13,7 +13,7 @@ from core.bert.model import Embeddings, EncoderLayer, MaskedLMHead, SelfAttentio
 from core.bert.walkthrough import SLICE_WIDTH, dim_window, proof, relative_change, top_predictions, walk
 from core.errors import UserError
 from core.figures.inside import layer_change, predictions, token_grid, token_matrix
-from pages._common import cached_model, current_model, figure, shared, shared_text
+from pages._common import cached_model, current_model, figure, shared, shared_text, table
 
 TABLE_DIMS = 6  # columns in the small tables of real numbers
 
@@ -117,8 +117,8 @@ step("1 · Embeddings", r"E_i = \mathrm{LayerNorm}\big(W_{tok}[x_i] + W_{seg}[s_
      "Each token starts as a row of the word table, plus a row saying which segment it is in and "
      "a row saying where it sits, normalised to mean 0 and variance 1.")
 figure(token_matrix(e["out"], tokens, "E = embeddings", dims), key="fig_embed")
-st.dataframe(values({"word": e["word"][focus], "segment": e["segment"][focus], "position": e["position"][focus],
-                     "sum": e["sum"][focus], "LayerNorm": e["out"][focus]}))
+table(values({"word": e["word"][focus], "segment": e["segment"][focus], "position": e["position"][focus],
+              "sum": e["sum"][focus], "LayerNorm": e["out"][focus]}))
 code("Embeddings.forward", Embeddings.forward)
 
 # --- 2. Q, K, V -------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ step(f"2 · Queries, keys, values ({L})",
 cols = st.columns(3)
 for col, name in zip(cols, "qkv"):
     col.plotly_chart(token_matrix(s[name][head], tokens, f"{name.upper()} (head {head + 1})"), key=f"fig_{name}")
-st.dataframe(values({"q": s["q"][head][focus], "k": s["k"][head][focus], "v": s["v"][head][focus]}, start=0))
+table(values({"q": s["q"][head][focus], "k": s["k"][head][focus], "v": s["v"][head][focus]}, start=0))
 
 # --- 3. Scores --------------------------------------------------------------------------------
 step("3 · Scores",
@@ -166,7 +166,7 @@ probs = s["probs"][head]
 figure(token_grid(probs, tokens, f"P: attention of {L}", probabilities=True), key="fig_probs")
 row = probs[focus]
 visible_row = t.visible[focus]
-st.dataframe(pd.DataFrame({
+table(pd.DataFrame({
     "key token": [f"{i}: {k}" for i, k in enumerate(tokens)],
     "S (score)": s["scores"][head][focus].tolist(),
     "S′ (masked)": [v if ok else float("-inf")
@@ -180,7 +180,7 @@ step("6 · Weighted sum of values", r"Z_h = P\,V_h,\qquad z_i = \sum_j P_{ij}\, 
      f"{T} × {T} times {T} × {d_k} = {T} × {d_k}",
      "Each token's new vector is a blend of the value vectors it attends to.")
 figure(token_matrix(s["context"][head], tokens, f"Z (head {head + 1})"), key="fig_context")
-st.dataframe(values({"z": s["context"][head][focus]}, start=0))
+table(values({"z": s["context"][head][focus]}, start=0))
 
 # --- 7. Concatenate heads -----------------------------------------------------------------------
 step("7 · Heads side by side", r"\mathrm{Concat}(Z_1, \dots, Z_h)",
@@ -203,8 +203,8 @@ step("9 · Residual + LayerNorm",
      f"{T} × {H}",
      "Attention adds to the token's vector instead of replacing it; LayerNorm keeps the numbers in range.")
 figure(token_matrix(s["norm1"], tokens, "A", dims), key="fig_norm1")
-st.dataframe(values({"X (input)": s["x"][focus], "O": s["attn_out"][focus], "X + O": s["residual1"][focus],
-                     "A = LayerNorm": s["norm1"][focus]}))
+table(values({"X (input)": s["x"][focus], "O": s["attn_out"][focus], "X + O": s["residual1"][focus],
+              "A = LayerNorm": s["norm1"][focus]}))
 
 # --- 10. Feed-forward -------------------------------------------------------------------------
 I = cfg.intermediate_size
@@ -215,14 +215,14 @@ step("10 · Feed-forward with GELU", r"F = \mathrm{GELU}(A W_1 + b_1)\, W_2 + b_
      "Every token, on its own, goes through a wider layer: GELU lets positive values through and "
      "squashes negative ones towards 0.")
 figure(token_matrix(s["ffn_act"], tokens, "GELU(A W₁ + b₁)", dim_window(I)), key="fig_ffn")
-st.dataframe(values({"A W₁ + b₁": s["ffn_pre"][focus], "GELU(…)": s["ffn_act"][focus]}, start=0))
+table(values({"A W₁ + b₁": s["ffn_pre"][focus], "GELU(…)": s["ffn_act"][focus]}, start=0))
 
 # --- 11. Residual + LayerNorm -----------------------------------------------------------------
 step("11 · Residual + LayerNorm", r"Y = \mathrm{LayerNorm}(A + F)", f"{T} × {H}",
      f"This is the output of layer {layer + 1}.")
 figure(token_matrix(s["out"], tokens, f"Y = output of layer {layer + 1}", dims), key="fig_y")
-st.dataframe(values({"A": s["norm1"][focus], "F": s["ffn_out"][focus], "A + F": s["residual2"][focus],
-                     "Y = LayerNorm": s["out"][focus]}))
+table(values({"A": s["norm1"][focus], "F": s["ffn_out"][focus], "A + F": s["residual2"][focus],
+              "Y = LayerNorm": s["out"][focus]}))
 code("EncoderLayer.forward (steps 9–11)", EncoderLayer.forward)
 
 # --- 12. Next layer ---------------------------------------------------------------------------
@@ -269,4 +269,5 @@ for col, is_causal in ((left, False), (right, True)):
                      key=f"fig_compare_{is_causal}")
     if loaded.has_mlm and scratch.mlm is not None:
         guesses = top_predictions(loaded, scratch, run.trace.hidden_states[-1], focus, k=5)
-        col.dataframe(pd.DataFrame(guesses, columns=["token", "probability"]).round(4), hide_index=True)
+        with col:
+            table(pd.DataFrame(guesses, columns=["token", "probability"]).round(4), hide_index=True)

@@ -23,7 +23,7 @@ from core.figures.masked import plain_label
 from core.figures.lab import (agreement_map, compare_bars, ensemble_bars, importance_map, pretrain_curves,
                               pruning_curve, student_training, twin_curves, visibility_figure)
 from core.training.scratch import DEFAULT_SAMPLES, ScratchSpec, pretrain, save_upload, vocabulary_size
-from pages._common import figure, job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job
+from pages._common import figure, job_panel, job_running, latest, my_runs_dir, name_box, new_model_dir, start_job, table
 
 
 st.title("🧫 Pretraining lab")
@@ -113,7 +113,7 @@ with tab_pretrain:
         for before, now in zip(first["rows"], last["rows"]):
             guess = lambda r: " | ".join(", ".join(f"{t} ({p:.0%})" for t, p in g) for g in r["guesses"])  # noqa: E731
             rows.append({"sentence": now["sentence"], "at step 0": guess(before), f"at step {last['step']}": guess(now)})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        table(pd.DataFrame(rows), hide_index=True, width="stretch")
 
     def pretrain_done(job) -> None:
         result = job.result
@@ -216,7 +216,7 @@ with tab_distill:
         c[3].metric("Size", f"{student_row['size_mb']:.0f} MB", f"{student_row['size_mb'] / teacher_row['size_mb'] - 1:+.0%}",
                     delta_color="inverse")
         figure(compare_bars(rows), key="kd_bars")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        table(pd.DataFrame(rows), hide_index=True, width="stretch")
         figure(student_training(result["history"]), key="kd_history")
         st.caption("Embeddings are most of a small model's size, and the student keeps all of them: it shrinks "
                    "less than its layer count suggests, but it is faster in proportion to its depth.")
@@ -274,7 +274,7 @@ with tab_prune:
     def prune_live(events: list[dict]) -> None:
         heads = [e for e in events if e.get("type") == "heads"]
         if heads:
-            st.dataframe(pd.DataFrame(heads).drop(columns="type"), hide_index=True, width="stretch")
+            table(pd.DataFrame(heads).drop(columns="type"), hide_index=True, width="stretch")
 
     def prune_done(job) -> None:
         result = job.result
@@ -287,11 +287,11 @@ with tab_prune:
             st.caption(f"With {last['heads_removed']} of {last['heads_removed'] + last['heads_left']} heads removed: "
                        f"accuracy {last['accuracy']:.1%} (from {rows[0]['accuracy']:.1%}), "
                        f"{last['parameters'] / rows[0]['parameters']:.0%} of the parameters, ×{last['speedup']} speed.")
-            st.dataframe(pd.DataFrame(rows + result.get("heads_random", [])), hide_index=True, width="stretch")
+            table(pd.DataFrame(rows + result.get("heads_random", [])), hide_index=True, width="stretch")
         if "sparsity" in result:
             figure(pruning_curve(result["sparsity"], "sparsity", "share of encoder weights set to zero"),
                             key="pr_sparsity_curve")
-            st.dataframe(pd.DataFrame(result["sparsity"]), hide_index=True, width="stretch")
+            table(pd.DataFrame(result["sparsity"]), hide_index=True, width="stretch")
             st.caption("Zeroed weights are still stored and multiplied: size on disk and speed only improve with "
                        "sparse storage and sparse kernels. Removing whole heads changes the shapes, so it does speed up.")
 
@@ -370,7 +370,7 @@ with tab_ensemble:
         if stacked:
             c[4].metric("Stacking", f"{result['stack']['accuracy']:.1%}",
                         f"{result['stack']['accuracy'] - best['accuracy']:+.1%} vs best member")
-            st.dataframe(result["weights"], hide_index=True, width="stretch")
+            table(result["weights"], hide_index=True, width="stretch")
             st.caption("How much the meta-classifier listens to each member: its share of all the weights, and per "
                        "class the weight on that member's probability of the class (higher: trusted for it).")
         left, right = st.columns(2)
@@ -457,10 +457,10 @@ with tab_twins:
             try:
                 text, steps = generate(decoder, tok, prompt, max_new, temperature, top_k, int(seed))
                 st.code(text, language=None, wrap_lines=True)  # user text: never markdown
-                st.dataframe(pd.DataFrame([{"step": i + 1, "sampled": s.token, "its probability": s.probability,
-                                            "the distribution it was drawn from": " · ".join(
-                                                f"{t} {p:.0%}" for t, p in s.candidates[:6])}
-                                           for i, s in enumerate(steps)]), hide_index=True, width="stretch")
+                table(pd.DataFrame([{"step": i + 1, "sampled": s.token, "its probability": s.probability,
+                                     "the distribution it was drawn from": " · ".join(
+                                         f"{t} {p:.0%}" for t, p in s.candidates[:6])}
+                                    for i, s in enumerate(steps)]), hide_index=True, width="stretch")
             except UserError as err:
                 st.warning(str(err))
         with right:

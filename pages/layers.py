@@ -16,7 +16,7 @@ from core.layers.projector import MAX_SENTENCES, METHODS, project
 from core.layers.query_key import head_count, query_key_map
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
 from core.layers.states import clean_sentences, token_table
-from pages._common import cached_model, current_model, figure, job_panel, job_running, keep, shared, start_job
+from pages._common import cached_model, current_model, figure, job_panel, job_running, keep, shared, start_job, table
 
 DEFAULT_SENTENCES = "The cat sat on the warm mat.\nShe quickly ran to the station.\nThey will paint the old house blue."
 DEFAULT_QUERY = "We sat on the bank of the river."
@@ -201,7 +201,7 @@ with probes_tab:
             chosen = selectivity(results)
             if chosen:
                 frame["selectivity (POS − control)"] = chosen
-            st.dataframe(frame, hide_index=True, width="stretch")
+            table(frame, hide_index=True, width="stretch")
             notes = [f"{TASK_TITLES[t]}: best at layer {max(r.layers, key=r.accuracy.__getitem__)} "
                      f"({max(r.accuracy):.1%}; majority {r.majority:.1%}, {r.n_train} train / {r.n_test} test)"
                      for t, r in results.items()]

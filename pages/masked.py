@@ -12,7 +12,7 @@ from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask_shared, fill_ma
                          require_mlm, surprisal, with_masks, word_spans)
 from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
 from core.models.embedded import quality_note
-from pages._common import cached_model, current_model, figure, get_loaded, keep, model_options, shared, shared_text
+from pages._common import cached_model, current_model, figure, get_loaded, keep, model_options, shared, shared_text, table
 
 DEFAULT_FILL = "The capital of France is [MASK]."
 DEFAULT_CLICK = "The quick brown fox jumps over the lazy dog."
@@ -28,11 +28,6 @@ def framing(loaded) -> frozenset:
 def pick(group: list[int]) -> None:
     """Button callback: runs before the rerun, so the page draws the new pick everywhere."""
     st.session_state["click_pick"] = group
-
-
-def table(rows) -> None:
-    """User text goes into dataframes, never into markdown."""
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -201,6 +196,7 @@ with lens_tab:
             "How does the guess form? Apply the MLM head to the hidden state after **every** layer "
             "(the *logit lens*) at a mask of the **Fill the mask** sentence. The head was trained on "
             "the last layer only, so read *when* the final answer takes over, not the exact early numbers.")
+        st.text(f"Sentence: {st.session_state['mlm_text']}")  # plain text: it is the user's
         if result is not None:
             which = st.selectbox("Mask", range(len(result.masked.positions)), format_func=lambda i: f"Mask {i + 1}",
                                  key="lens_mask") if len(result.masked.positions) > 1 else 0

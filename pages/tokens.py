@@ -14,7 +14,7 @@ from core.errors import UserError
 from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
                                  position_similarity_figure, projection_figure)
 from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
-from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text
+from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text, table
 
 DEFAULT_TEXT = "Unbelievably, the tokenizer splits rare words into pieces."
 DEFAULT_PAIR = "Common words like bank stay whole."
@@ -33,11 +33,6 @@ def plain(message: str) -> str:
 def states_of(choice: str, sentence: str):
     """Every layer's vectors for one sentence; cached so moving a slider does not rerun BERT."""
     return sentence_states(cached_model(choice), sentence)
-
-
-def table(rows) -> None:
-    """User text goes into dataframes, never into markdown."""
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 st.title("🔤 Tokens & embeddings")
@@ -143,10 +138,10 @@ else:
     table([{"piece": p, "id": i} for p, i in zip(found.pieces, found.ids)])
     if found.note:
         st.caption(found.note)
-    st.dataframe(pd.DataFrame([{"neighbour": n.token, "id": n.id, "cosine": n.cosine} for n in found.neighbours]),
-                 hide_index=True, width="stretch",
-                 column_config={"cosine": st.column_config.ProgressColumn("cosine", min_value=0.0,
-                                                                          max_value=1.0, format="%.3f")})
+    table(pd.DataFrame([{"neighbour": n.token, "id": n.id, "cosine": n.cosine} for n in found.neighbours]),
+          hide_index=True, width="stretch",
+          column_config={"cosine": st.column_config.ProgressColumn("cosine", min_value=0.0,
+                                                                   max_value=1.0, format="%.3f")})
 
 if tokenized is not None:
     st.header("4 · From ids to vectors")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from core.lessons.pages import app_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,18 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = ROOT / "test-artifacts"
 
 
-def _app_pages() -> list[str]:
-    """The page scripts app.py navigates to (its PAGES list, read without running Streamlit)."""
-    import ast
-
-    tree = ast.parse((ROOT / "app.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES":
-            return [path for path, _title, _icon in ast.literal_eval(node.value) if (ROOT / path).is_file()]
-    raise AssertionError("app.py has no PAGES list")
-
-
-PAGES = _app_pages()
+PAGES = [path for path, _title, _icon in app_pages(ROOT)]  # the scripts app.py navigates to
 
 
 def _free_port() -> int:

@@ -1,11 +1,12 @@
-"""A figure's Download menu gives real PNG and SVG files in a real browser."""
+"""A figure's Download menu gives real PNG and SVG files in a real browser, and "Download this page"
+one HTML file with the page's inputs, model and charts."""
 from __future__ import annotations
 
 from browser import offline_page, wait_for_app
 from test_browser_faults import no_exception
 
 
-def test_the_masked_word_chart_downloads_as_png_and_svg(app_server, browser):
+def test_the_masked_word_chart_downloads_as_png_and_svg_and_the_page_as_html(app_server, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     errors: list[str] = []
     page = offline_page(context, errors)
@@ -21,5 +22,11 @@ def test_the_masked_word_chart_downloads_as_png_and_svg(app_server, browser):
         page.keyboard.press("Escape")
     assert files["PNG"][0].endswith(".png") and files["PNG"][1][:8] == b"\x89PNG\r\n\x1a\n"
     assert files["SVG"][0].endswith(".svg") and files["SVG"][1].lstrip().startswith(b"<svg")
+    with page.expect_download(timeout=60_000) as download:  # the whole page, as one file
+        page.get_by_role("button", name="⬇ Download this page (HTML)").click()
+    report = open(download.value.path(), encoding="utf-8").read()
+    assert download.value.suggested_filename == "masked-words-nsp.html"
+    assert "<td>The capital of France is [MASK].</td>" in report and "<b>embedded</b>" in report
+    assert report.count("Plotly.newPlot") == page.locator(".js-plotly-plot").count() >= 1
     no_exception(page)
     context.close()

@@ -14,6 +14,8 @@ VIEWS = {
     "attention": ("attn_text", "Sentence", "The teacher shared this sentence."),
     "layers": ("ly_tab", None, "Query-key map"),
     "explain": ("xp_mode", None, "A masked word"),
+    "inside_bert": ("inside_text", "Your sentence", "The teacher shared this [MASK] too."),
+    "augment": ("aug_text", "Your sentence", "A sentence to augment for the class."),
 }
 
 

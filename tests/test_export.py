@@ -2,6 +2,7 @@
 clear message where no browser can draw images."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -38,3 +39,18 @@ def test_without_a_browser_images_say_what_to_install_and_html_still_works(fig, 
     assert b"Plotly.newPlot" in export.export(fig, "html")
     with pytest.raises(UserError, match="png or svg"):
         export.image_bytes(fig, "gif")
+
+
+def test_a_page_report_holds_inputs_model_charts_and_tables_with_user_text_escaped(fig):
+    from core.figures.report import MAX_ROWS, page_report
+
+    evil = "<script>alert('x')</script>"
+    tables = [[{"token": evil, "score": 0.5}], pd.DataFrame({"n": range(MAX_ROWS + 10)})]
+    html = page_report("Masked words & NSP", "embedded", {"mlm_text": [evil], "xp_methods": ["ig", "occlusion"]},
+                       [fig, fig], tables, link="http://class:8501/masked?mlm_text=x")
+    assert html.startswith("<!DOCTYPE html>") and "<title>BERT Playground · Masked words &amp; NSP</title>" in html
+    assert evil not in html and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "ig | occlusion" in html and "<b>embedded</b>" in html and 'href="http://class:8501/masked?mlm_text=x"' in html
+    assert html.count("Plotly.newPlot") == 2 and '<script src="http' not in html  # plotly.js inside, once
+    assert f"<td>{MAX_ROWS - 1}</td>" in html and f"<td>{MAX_ROWS}</td>" not in html
+    assert f"First {MAX_ROWS} of {MAX_ROWS + 10:,} rows." in html

@@ -88,6 +88,9 @@ def test_bertviz_tab_embeds_offline_html_or_says_why():
     from core.offline import vendor_js
     if vendor_js.available():
         assert len(frames) == 1 and "cdnjs" not in frames[0].proto.srcdoc
+        download = at.get("download_button")  # the same standalone page, to keep
+        assert len(download) == 1 and download[0].proto.label == "⬇ Download this view (HTML)"
+        assert frames[0].proto.srcdoc.startswith("<!DOCTYPE html>") and "<script src=" not in frames[0].proto.srcdoc
     else:
         assert not frames and "vendor-js" in at.info[0].value
 

@@ -13,8 +13,10 @@ from core.explain.nsp import EXAMPLES, next_sentence_probability
 from test_masked import headless_choice, wordpiece_choice
 
 
-def _page(choice: str | None = None, tab: str | None = None) -> AppTest:
+def _page(choice: str | None = None, tab: str | None = None, link: dict | None = None) -> AppTest:
+    """The masked-word page for a fresh session (opened from a link's query parameters, if given)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(link or {})
     if choice:
         at.session_state["model_choice"] = choice
     if tab:

@@ -19,9 +19,9 @@ class ShareLink:
     left_out: tuple[str, ...]  # parameters longer than TEXT_CAP
 
 
-def share_link(base_url: str, params: dict[str, list[str]], cap: int = TEXT_CAP) -> ShareLink:
+def share_link(base_url: str, params: dict[str, list[str]]) -> ShareLink:
     """`base_url` with `params` (repeated keys for lists), minus PRIVATE ones and over-long values."""
-    left_out = tuple(sorted(k for k, values in params.items() if any(len(v) > cap for v in values)))
+    left_out = tuple(sorted(k for k, values in params.items() if any(len(v) > TEXT_CAP for v in values)))
     kept = {k: v for k, v in params.items() if k not in PRIVATE and k not in left_out}
     return ShareLink(base_url + ("?" + urlencode(kept, doseq=True) if kept else ""), left_out)
 
