@@ -121,7 +121,7 @@ def tab_panel(page, name: str):
 
 def wait_for_app(page, timeout_ms: int = 120_000) -> None:
     """Wait until Streamlit has run the page script: our sidebar caption exists, nothing is
-    running, and the main area has stopped changing for two seconds."""
+    running, and the main area has stopped changing for a second and a quarter."""
     page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]', timeout=timeout_ms)
     page.wait_for_function(
         """() => {
@@ -130,6 +130,6 @@ def wait_for_app(page, timeout_ms: int = 120_000) -> None:
             const size = main.innerHTML.length;
             window.__stable = (window.__lastSize === size) ? (window.__stable || 0) + 1 : 0;
             window.__lastSize = size;
-            return window.__stable >= 4;
+            return window.__stable >= 5;
         }""",
-        timeout=timeout_ms, polling=500)
+        timeout=timeout_ms, polling=250)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from browser import offline_page, running_app, wait_for_app
+from browser import offline_page, wait_for_app
 
 
 def open_finetune(browser, url: str, rows: int = 300, epochs: int = 20):
@@ -122,17 +122,3 @@ def test_one_sessions_text_never_reaches_another(app_server, browser):
     assert "zebra" not in main_text(b) and "zebra" not in b.get_by_label("Sentence with masks").input_value()
     ctx_a.close()
     ctx_b.close()
-
-
-def test_a_deep_link_is_the_first_request_a_fresh_server_gets(browser, tmp_path):
-    """Streamlit's legacy `pages/` mode must not take over when nobody opened the home page first."""
-    with running_app(tmp_path) as server:
-        errors: list[str] = []
-        page = offline_page(browser, errors)
-        page.goto(server.url + "/masked")
-        wait_for_app(page, timeout_ms=300_000)  # the sidebar's model caption: app.py ran
-        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-        assert "Masked words & NSP" in nav and "common" not in nav
-        assert page.get_by_label("Sentence with masks").count() == 1
-        no_exception(page)
-        page.close()

@@ -54,18 +54,24 @@ def server_errors(port_log: Path) -> list[str]:
 
 
 def test_first_visitors_of_fresh_servers_never_see_an_exception(browser, tmp_path):
-    """On each fresh server: the home page, then within half a second the seven other pages at
-    once (eight concurrent first visits); every one must be drawn through app.py, cleanly."""
+    """On each fresh server: a deep link to one page first (nobody opened the home page), then
+    within half a second seven other pages at once (eight concurrent first visits); every one must
+    be drawn through app.py, cleanly, and Streamlit's legacy `pages/` mode must not take over."""
     assert len(PAGES) >= 8
-    home, others = PAGES[0], PAGES[1:8]
+    first = "pages/masked.py"
+    others = [p for p in PAGES if p != first][:7]
     (ROOT / "build").mkdir(exist_ok=True)
     for attempt in range(FRESH_SERVERS):
         with running_app(tmp_path / f"runs-{attempt}") as server:
             log = ROOT / "build" / f"streamlit-{server.url.rsplit(':', 1)[1]}.log"
-            visits = [(home, *visit(browser, address(server.url, home)))]
+            visits = [(first, *visit(browser, address(server.url, first)))]
             time.sleep(0.3)
             visits += [(path, *visit(browser, address(server.url, path))) for path in others]
             outcomes = {path: drawn_or_failed(page) for path, _ctx, page in visits}
+            deep = visits[0][2]
+            nav = deep.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Masked words & NSP" in nav and "common" not in nav
+            assert deep.get_by_label("Sentence with masks").count() == 1
             for _path, context, _page in visits:
                 context.close()
             bad = {p: o for p, o in outcomes.items() if o != "ok"}

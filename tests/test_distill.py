@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
+import os
 
 import pytest
 import torch
-from conftest import ROOT, tiny_choice
+from conftest import tiny_choice
 
 from core.inputs.datasets import LabelledTexts
 from core.training.distill import (distill, distillation_loss, latencies_ms, logits_of, make_student,
@@ -17,6 +16,7 @@ from core.training.config import DistillConfig
 from core.models.classifiers import load_teacher
 from core.errors import UserError
 from core.training.kit import tokenize
+from in_process import run
 
 POSITIVE = ["loved", "wonderful", "quick"]
 NEGATIVE = ["cold", "slow", "lazy", "muddy"]
@@ -188,31 +188,28 @@ def test_latency_is_measured_per_model(teacher):
     assert set(ms) == {"a", "b"} and all(v > 0 for v in ms.values())
 
 
-def save_for_cli(tokenizer, model, tmp_path, name: str):
-    """A saved classifier folder, the toy data as CSV, and an offline environment for `python -m core`."""
+def save_for_cli(tokenizer, model, tmp_path, name: str, monkeypatch):
+    """A saved classifier folder (in a folder local models may come from) and the toy data as CSV."""
     folder = tmp_path / name
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     data = toy_sentiment()
     csv = tmp_path / "toy.csv"
     csv.write_text("text,label\n" + "\n".join(f"{t},{data.label_names[y]}" for t, y in zip(data.texts, data.labels)))
-    env = {"BERT_PLAYGROUND_MODEL_DIRS": str(tmp_path), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-           "OMP_NUM_THREADS": "1"}
-    return folder, csv, env
+    monkeypatch.setenv("BERT_PLAYGROUND_MODEL_DIRS", os.pathsep.join([os.environ["BERT_PLAYGROUND_MODEL_DIRS"], str(tmp_path)]))
+    return folder, csv
 
 
-def test_cli_distill_json(teacher, tmp_path):
-    folder, csv, env = save_for_cli(*teacher, tmp_path, "teacher")
-    cmd = [sys.executable, "-m", "core", "distill", "--teacher", str(folder), "--student-layers", "1",
-           "--train", str(csv), "--eval", str(csv), "--epochs", "1", "--batch-size", "8", "--lr", "3e-3",
-           "--no-baseline", "--json"]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)["rows"]
+def test_cli_distill_json(teacher, tmp_path, monkeypatch):
+    folder, csv = save_for_cli(*teacher, tmp_path, "teacher", monkeypatch)
+    argv = ["distill", "--teacher", str(folder), "--student-layers", "1", "--train", str(csv), "--eval", str(csv),
+            "--epochs", "1", "--batch-size", "8", "--lr", "3e-3", "--no-baseline", "--json"]
+    code, out, err = run(argv)
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
     assert [r["model"] for r in rows] == ["teacher", "student (distilled)"]
-    bad = subprocess.run(cmd[:4] + ["/nonexistent"] + cmd[5:], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
+    code, out, err = run(argv[:2] + ["/nonexistent"] + argv[3:])
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error:")
 
 
 def test_a_pretraining_checkpoint_is_not_a_teacher():

@@ -2,20 +2,17 @@
 traceback, never an "unexpected" exit 1, never a hang."""
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import time
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 import torch
 
 from conftest import ROOT, tiny_choice
-from core.cli import main
 from core.layers import neighbours
 from hostile import BAD_MODELS, HOSTILE_TEXTS
+from in_process import run
 from test_explain import toy_classifier
 
 TEXT_COMMANDS = {
@@ -56,15 +53,6 @@ def private_runs(tmp_path_factory):
     patch.setattr(neighbours, "RUNS_DIR", tmp_path_factory.mktemp("runs"))
     yield
     patch.undo()
-
-
-def run(argv: list[str], limit_s: float = 60.0) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    start = time.perf_counter()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(argv)
-    assert time.perf_counter() - start < limit_s, f"{argv[0]} took too long"
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_friendly(argv: list[str]) -> int:

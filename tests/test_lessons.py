@@ -19,7 +19,7 @@ from core.lessons.lesson import LESSONS_DIR, Question, builtin_lessons, parse_le
 from core.lessons.pages import EVERY_PAGE, page_catalog
 from core.lessons.quiz import ANSWER_COLUMNS, DISTRACTORS, IG_STEPS, N_CHOICES, TOP_K, answers_csv, make_quiz
 from core.models.loading import get_model
-from test_hostile_cli import run
+from in_process import run
 from test_masked import headless_choice, wordpiece_choice
 
 GOOD = """\

@@ -1,13 +1,12 @@
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, tiny_choice
+from conftest import tiny_choice
 from core.errors import UserError
 from core.models.loading import EMBEDDED, get_model, list_local_models, load_model, resolve_local, session_runs_dir
+from in_process import run
 
 
 def test_tiny_models_load_with_their_heads(tiny_any):
@@ -83,23 +82,18 @@ def test_a_sessions_models_are_listed_only_for_that_session(tmp_path, monkeypatc
         session_runs_dir("../../etc")
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-
-
 def test_cli_info_json():
-    out = run_cli("info", "--json")
-    assert out.returncode == 0, out.stderr
-    info = json.loads(out.stdout)
+    code, out, err = run(["info", "--json"])
+    assert code == 0, err
+    info = json.loads(out)
     assert info["device"] == "cpu" and info["offline"] is True
     assert info["models"][0] == "embedded" and "bert-base-uncased" in info["models"]
 
 
 def test_cli_errors_are_one_line():
-    out = run_cli("no-such-command")
-    assert out.returncode == 2
-    assert len(out.stderr.strip().splitlines()) == 1
+    code, _, err = run(["no-such-command"])
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_memory_estimate_counts_the_real_parameters_and_a_model_too_big_is_refused(tiny_any, monkeypatch):

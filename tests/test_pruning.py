@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import ROOT
 from test_distill import save_for_cli, tiny_classifier, toy_sentiment, trained_teacher
+from in_process import run
 
 from core.errors import UserError
 from core.training.pruning import (encoder_sparsity, head_curve, head_importance, magnitude_prune, prune_heads,
@@ -131,17 +129,15 @@ def test_albert_is_refused():
         prune_heads(albert, {0: [0]})
 
 
-def test_cli_prune_json(teacher, tmp_path):
-    folder, csv, env = save_for_cli(*teacher, tmp_path, "clf")
-    cmd = [sys.executable, "-m", "core", "prune", "--model", str(folder), "--eval", str(csv), "--heads", "0,3",
-           "--sparsity", "0.5", "--json"]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+def test_cli_prune_json(teacher, tmp_path, monkeypatch):
+    folder, csv = save_for_cli(*teacher, tmp_path, "clf", monkeypatch)
+    argv = ["prune", "--model", str(folder), "--eval", str(csv), "--heads", "0,3", "--sparsity", "0.5", "--json"]
+    code, out, err = run(argv)
+    assert code == 0, err
+    result = json.loads(out)
     assert [r["heads_removed"] for r in result["heads"]] == [0, 3]
     assert result["heads"][0]["accuracy"] == 1.0
     assert result["sparsity"][0]["measured_sparsity"] == pytest.approx(0.5, abs=0.01)
     assert len(result["importance"]) == 2 and len(result["importance"][0]) == 4
-    bad = subprocess.run(cmd[:-3] + ["--heads", "99", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert bad.returncode == 2 and bad.stderr.startswith("error:") and bad.stderr.count("\n") == 1
+    code, out, err = run(argv[:-3] + ["--heads", "99", "--quiet"])
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1

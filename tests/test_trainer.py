@@ -20,6 +20,7 @@ from core.training.finetune import finetune, train_classifier
 from core.training.config import TrainConfig
 from core.models.classifiers import classify, load_base_classifier, load_classifier
 from core.training.kit import choose_precision, plan_batches
+from in_process import run
 
 ROOT = Path(__file__).resolve().parent.parent
 POS = ["i loved this film , it was wonderful .", "the film was wonderful .", "i loved the film .",
@@ -296,7 +297,8 @@ def write_csv(path: Path, data: LabelledTexts) -> Path:
     return path
 
 
-def cli(*args, launcher=("-m", "core")):
+def cli(*args, launcher):
+    """A real launcher (accelerate, torchrun) starting `python -m core` processes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, *launcher, *args], capture_output=True, text=True, cwd=ROOT,
                           env=env, timeout=300)
@@ -305,22 +307,22 @@ def cli(*args, launcher=("-m", "core")):
 def test_cli_finetune_then_classify(choice, tmp_path):
     train, ev = write_csv(tmp_path / "train.csv", separable()), write_csv(tmp_path / "eval.csv", evaluation())
     out = tmp_path / "model"
-    done = cli("finetune", "--train", str(train), "--eval", str(ev), "--model", choice, "--epochs", "6",
-               "--batch-size", "4", "--lr", "3e-3", "--max-length", "16", "--out", str(out), "--json")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    code, stdout, err = run(["finetune", "--train", str(train), "--eval", str(ev), "--model", choice, "--epochs", "6",
+                             "--batch-size", "4", "--lr", "3e-3", "--max-length", "16", "--out", str(out), "--json"])
+    assert code == 0, err
+    result = json.loads(stdout.strip().splitlines()[-1])
     assert result["accuracy"] == 1.0 and result["f1"] == 1.0 and result["out"] == str(out)
     assert result["train_s"] > 0 and result["train_samples_per_s"] > 0
-    said = cli("classify", POS[0], "--model", str(out), "--json")
-    assert said.returncode == 0, said.stderr
-    answer = json.loads(said.stdout)
+    code, stdout, err = run(["classify", POS[0], "--model", str(out), "--json"])
+    assert code == 0, err
+    answer = json.loads(stdout)
     assert answer["label"] == "positive" and set(answer["scores"]) == {"negative", "positive"}
 
 
 def test_cli_builtin_dataset(choice, tmp_path):
-    done = cli("finetune", "--train", "builtin", "--eval", "builtin", "--model", choice, "--epochs", "1",
-               "--batch-size", "32", "--max-length", "16", "--out", str(tmp_path / "b"), "--json", "--quiet")
-    assert done.returncode == 0, done.stderr
+    code, _, err = run(["finetune", "--train", "builtin", "--eval", "builtin", "--model", choice, "--epochs", "1",
+                        "--batch-size", "32", "--max-length", "16", "--out", str(tmp_path / "b"), "--json", "--quiet"])
+    assert code == 0, err
     meta = json.loads((tmp_path / "b" / "training.json").read_text())
     assert meta["labels"] == ["negative", "positive"] and meta["steps"] == 35  # ceil(1090 / 32)
     assert meta["confusion"][0][0] + meta["confusion"][0][1] == 70  # the 140-row validation split
@@ -329,11 +331,11 @@ def test_cli_builtin_dataset(choice, tmp_path):
 def test_cli_bad_csv_is_one_line_and_exit_2(tmp_path):
     one_class = tmp_path / "one.csv"
     one_class.write_text("text,label\nhello there,a\ngood day,a\n")
-    done = cli("finetune", "--train", str(one_class), "--json")
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.count("\n") == 1 and "at least two classes" in done.stderr
-    missing = cli("finetune", "--train", str(one_class), "--label-column", "nope")
-    assert missing.returncode == 2 and "no column 'nope'" in missing.stderr
+    code, out, err = run(["finetune", "--train", str(one_class), "--json"])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "at least two classes" in err
+    code, _, err = run(["finetune", "--train", str(one_class), "--label-column", "nope"])
+    assert code == 2 and "no column 'nope'" in err
 
 
 def test_classify_refuses_a_model_without_a_trained_classifier(choice):
