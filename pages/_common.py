@@ -20,9 +20,9 @@ from core.models.hub_cache import cached_models
 from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
 
 OTHER_HUB = "Another hub model…"
-MAX_REPORT_ITEMS = 200
 LOCAL = "A local folder…"
 _KEY = "model_choice"
+MAX_REPORT_ITEMS = 200  # tables kept for "Download this page": a fragment rerunning must not grow it forever
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model (once per server)…")
@@ -70,7 +70,7 @@ def table(data, **kwargs) -> None:
         data, kwargs = pd.DataFrame(data), {"hide_index": True, "width": "stretch", **kwargs}
     st.dataframe(data, **kwargs)
     tables = _report()["tables"]
-    if len(tables) < MAX_REPORT_ITEMS:  # a fragment rerunning forever must not grow it forever
+    if len(tables) < MAX_REPORT_ITEMS:
         tables.append(data)
 
 
@@ -150,12 +150,20 @@ def note_unused_link_params(page: str) -> None:
                            f"out or corrected: {names}.")
 
 
+def _shown_inputs() -> dict[str, list[str]]:
+    """This run's address-bound widgets and their values, defaults included (the address omits those)."""
+    shown = {}
+    for key in sorted(st.session_state.get("_shared_keys", ())):
+        value = st.session_state.get(key)
+        if value is not None:
+            shown[key] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return shown
+
+
 def report_button(page: str) -> None:
     """"Download this page": the model, the inputs and everything this run drew, as one HTML file
     (built only on click)."""
-    report, model = _report(), model_choice()
-    inputs = {k: [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
-              for k in sorted(st.session_state.get("_shared_keys", ())) if (value := st.session_state.get(k)) is not None}
+    report, model, inputs = _report(), model_choice(), _shown_inputs()
     link = share_link(st.context.url or "", _params()).url
     st.sidebar.download_button(
         "⬇ Download this page (HTML)", key="page_report", on_click="ignore", mime="text/html",
@@ -325,7 +333,7 @@ def _choose(value: str) -> None:
 def sidebar() -> None:
     """The model picker and what is loaded, shown on every page."""
     st.session_state["_shared_keys"] = set()  # filled again by this run's `shared` widgets
-    st.session_state["_report"] = {"figures": {}, "tables": []}  # and the report by what it draws
+    st.session_state["_report"] = {"figures": {}, "tables": []}  # and "Download this page" by what it draws
     if "session_id" not in st.session_state:
         _arrive()
     with st.sidebar:

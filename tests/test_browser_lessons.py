@@ -53,6 +53,7 @@ def test_every_lesson_walks_its_steps_and_the_quiz_answers_are_the_models_own(ap
         for i, step in enumerate(lesson.steps):
             if i:
                 _sidebar(page).get_by_role("link", name="Next ▶").click()
+            page.wait_for_url(re.compile(rf"[?&]step={i + 1}(&|$)"))  # the link was followed
             wait_for_app(page, timeout_ms=180_000)
             no_exception(page)
             where = urlsplit(page.url)
@@ -92,6 +93,7 @@ def test_a_malformed_lesson_file_is_refused_with_its_line_and_a_good_one_is_used
     _sidebar(page).locator('input[type="file"]').set_input_files(str(good))
     _sidebar(page).get_by_text("Step 1 of 2").wait_for(timeout=60_000)
     _sidebar(page).get_by_role("link", name="▶ Open step 1: Masked words & NSP").click()
+    page.wait_for_url(re.compile(r"/masked\?"))
     wait_for_app(page, timeout_ms=180_000)
     no_exception(page)
     assert page.get_by_label("Sentence with masks").input_value() == "Paris is the [MASK] of France."

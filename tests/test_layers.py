@@ -1,11 +1,9 @@
 """What the layers know: token tables, the aligned projector, sense similarity, probes, neighbours, query-key maps."""
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ from scipy.spatial.distance import pdist
 from scipy.stats import ortho_group
 
 from conftest import tiny_choice
-from core.cli import main
+from in_process import run
 from core.errors import UserError
 from core.explain.words import split_words
 from core.jobs import JobManager
@@ -239,11 +237,9 @@ def test_query_key_map_reproduces_the_models_attention(tiny_any):
 
 
 def cli(*argv) -> tuple[int, dict | str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(argv))
-    text = out.getvalue().strip()
-    return code, json.loads(text.splitlines()[-1]) if code == 0 and "--json" in argv else text, err.getvalue()
+    code, out, err = run(list(argv))
+    text = out.strip()
+    return code, json.loads(text.splitlines()[-1]) if code == 0 and "--json" in argv else text, err
 
 
 def test_cli_project_probe_and_neighbors(tmp_path, monkeypatch, embedded_index):

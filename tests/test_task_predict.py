@@ -11,7 +11,7 @@ from core.errors import UserError
 from core.models.classifiers import HEADS, classify, load_classifier, open_classifier
 from core.tasks.predict import answer_question, head_kind, predict_record, split_words, tag_text
 from tests.hostile import HOSTILE_TEXTS
-from tests.test_trainer import cli
+from in_process import run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ALL = tuple(HEADS)
@@ -117,15 +117,15 @@ def test_cli_predict_answers_tags_and_pairs(trained, capsys):
 
 
 def test_cli_predict_file_streams_lines_and_names_the_bad_one(trained, tmp_path):
-    """In a real process: one JSON line per input line, and a bad line is one line on stderr."""
+    """One JSON line per input line, and a bad line is one line on stderr."""
     lines = [{"tokens": ["bob", "sat"]}, {"text": "carl ran"}, {"tokens": []}, {"text": "never reached"}]
     (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    done = cli("predict", "--file", str(tmp_path / "in.jsonl"), "--model", str(trained["tokens"]))
-    out = [json.loads(line) for line in done.stdout.splitlines()]
+    code, stdout, err = run(["predict", "--file", str(tmp_path / "in.jsonl"), "--model", str(trained["tokens"])])
+    out = [json.loads(line) for line in stdout.splitlines()]
     assert [e["text"] for e in out[0]["entities"]] == ["bob"] and out[0]["words"][1] == \
         {"word": "sat", "tag": "O", "start": 4, "end": 7}
     assert len(out) == 2  # the lines before the bad one are kept
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "line 3" in done.stderr
+    assert code == 2 and err.count("\n") == 1 and "line 3" in err
 
 
 @pytest.mark.parametrize("name", HOSTILE_TEXTS)

@@ -10,7 +10,8 @@ from core.models.classifiers import load_base_classifier
 from core.tasks.heads import task_of
 from core.training.config import TrainConfig
 from core.training.finetune import finetune
-from tests.test_trainer import cli, no_dropout
+from in_process import run
+from tests.test_trainer import no_dropout
 from tests.tiny_models import questions, same_or_different, tagged
 
 @pytest.fixture(autouse=True)
@@ -86,14 +87,14 @@ def test_cli_finetunes_a_tagger_from_conll_and_refuses_a_bad_line(tiny_bert, tmp
     conll = "\n\n".join("\n".join(f"{w} {data.tag_names[t]}" for w, t in zip(ws, ts)) for ws, ts in zip(data.tokens, data.tags))
     (tmp_path / "train.conll").write_text(conll + "\n")
     out = tmp_path / "tagger"
-    done = cli("finetune", "--task", "tokens", "--train", str(tmp_path / "train.conll"), "--model", tiny_bert,
-               "--epochs", "1", "--out", str(out), "--json", "--quiet")
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    code, stdout, err = run(["finetune", "--task", "tokens", "--train", str(tmp_path / "train.conll"), "--model",
+                             tiny_bert, "--epochs", "1", "--out", str(out), "--json", "--quiet"])
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["task"] == "tokens" and {"precision", "recall", "f1", "accuracy"} <= set(summary)
     record = json.loads((out / "training.json").read_text())
     assert record["task"] == "tokens" and "PER" in record["details"]["per_type"]
     assert json.loads((out / "config.json").read_text())["architectures"][0].endswith("ForTokenClassification")
     (tmp_path / "bad.conll").write_text("Anna B-PER\nBerg\n")
-    bad = cli("finetune", "--task", "tokens", "--train", str(tmp_path / "bad.conll"), "--model", tiny_bert)
-    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "line 2" in bad.stderr
+    code, _, err = run(["finetune", "--task", "tokens", "--train", str(tmp_path / "bad.conll"), "--model", tiny_bert])
+    assert code == 2 and err.strip().count("\n") == 0 and "line 2" in err
