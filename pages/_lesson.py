@@ -128,7 +128,7 @@ def _question(lesson: Lesson, index: int) -> None:
                             "right answer": quiz.answer, "correct": picked == quiz.answer}
             st.rerun()
         return
-    verdict = st.success if done["correct"] else st.error
+    verdict = st.success if done["correct"] else st.warning  # a wrong answer is no error of the app
     verdict(f"You chose “{done['your answer']}”: " + ("right!" if done["correct"] else
                                                       f"the model's answer is “{done['right answer']}”."))
     if quiz.reveal:
