@@ -11,7 +11,7 @@ import streamlit as st
 from core.explain.embeddings import (compare_in_context, decompose, has_segment_table, position_similarity,
                              project_tokens, sentence_states)
 from core.errors import UserError
-from core.figures.tokens import (chips_html, context_figure, embedding_figures, legend_html,
+from core.figures.tokens import (chips_html, context_figure, embedding_figure, embedding_steps, legend_html,
                                  position_similarity_figure, projection_figure)
 from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
 from pages._common import cached_model, current_model, figure, get_loaded, model_options, shared, shared_text, table
@@ -158,9 +158,10 @@ if tokenized is not None:
     shown = 64
     if len(emb.tokens) > shown:
         st.caption(f"The heatmaps show the first {shown} of your {len(emb.tokens)} tokens.")
-    figures = embedding_figures(emb, max_tokens=shown)
-    for tab, (name, fig) in zip(st.tabs(list(figures)), figures.items()):
-        tab.plotly_chart(fig, key=f"emb_{name}")
+    steps = embedding_steps(emb)  # lazy tabs: the open step's heatmap is built and drawn, not all five
+    for tab, name in zip(st.tabs(list(steps), key="emb_step", on_change="rerun"), steps):
+        if tab.open:
+            tab.plotly_chart(embedding_figure(emb, name, max_tokens=shown), key=f"emb_{name}")
     st.caption(f"Check: our sum + LayerNorm differs from the model's own embedding layer by at most "
                f"{emb.max_error:.1e}.")
 

@@ -40,7 +40,7 @@ def test_default_page_on_the_embedded_model():
     assert at.metric[0].value == str(len(expected.tokens))
     check = next(c.value for c in at.caption if c.value.startswith("Check:"))
     assert float(check.rsplit(" ", 1)[-1].rstrip(".")) < 1e-5
-    assert len(at.get("plotly_chart")) == 5 + 1 + 1 + 1  # 5 embedding steps, positions, context, PCA
+    assert len(at.get("plotly_chart")) == 1 + 1 + 1 + 1  # the open embedding step (lazy tabs), positions, context, PCA
     splits = next(df.value for df in at.dataframe if "why" in df.value.columns)
     assert "un ##bel ##ie ##va ##bly" in splits["pieces"].tolist()
 
@@ -71,6 +71,10 @@ def test_pair_gets_segment_b():
     assert table["segment id"].tolist() == expected["token_type_ids"]
     assert 1 in table["segment id"].tolist()
     assert [t.label for t in at.tabs] == ["token", "segment", "position", "sum", "LayerNorm"]
+    at.session_state["emb_step"] = "segment"  # the student opens another step: only that one is drawn
+    at.run()
+    drawn = [c for c in at.get("plotly_chart") if "Segment embedding" in c.proto.spec]
+    assert len(drawn) == 1 and not [c for c in at.get("plotly_chart") if "Token embedding" in c.proto.spec]
 
 
 def test_long_text_is_cut_with_a_notice():

@@ -13,7 +13,7 @@ from core.cli import main
 from core.explain.embeddings import (compare_in_context, decompose, position_similarity, project_tokens,
                              sentence_states, word_vectors)
 from core.errors import UserError
-from core.figures.tokens import chips_html, context_figure, embedding_figures, projection_figure
+from core.figures.tokens import chips_html, context_figure, embedding_figure, embedding_steps, projection_figure
 from core.models.loading import get_model
 from core.explain.tokens import compare_splits, explain_algorithm, lookup, lowercases, tokenize
 
@@ -228,15 +228,14 @@ def test_chips_escape_user_text(tiny_bert):
 def test_figures_show_shapes(tiny_any):
     model = get_model(tiny_any)
     t = tokenize(model, TEXT, PAIR)
-    figs = embedding_figures(decompose(model, t.encoded))
+    emb = decompose(model, t.encoded)
     expected = {"token", "position", "sum", "LayerNorm"}
     expected |= {"segment"} if model.model_type != "distilbert" else set()
     expected |= {"projected"} if model.model_type == "albert" else set()
-    assert set(figs) == expected
+    assert set(embedding_steps(emb)) == expected
     width = model.config.embedding_size if model.model_type == "albert" else model.config.hidden_size
-    assert f"({len(t.pieces)} × {width})" in figs["token"].layout.title.text
-    capped = embedding_figures(decompose(model, t.encoded), max_tokens=3)
-    assert f"(3 × {width})" in capped["sum"].layout.title.text
+    assert f"({len(t.pieces)} × {width})" in embedding_figure(emb, "token").layout.title.text
+    assert f"(3 × {width})" in embedding_figure(emb, "sum", max_tokens=3).layout.title.text
 
 
 def test_context_and_projection_figures(embedded):

@@ -63,13 +63,8 @@ def _diverging(matrix: np.ndarray, tokens, title: str) -> go.Figure:
     return fig
 
 
-def embedding_figures(emb, max_tokens: int = 64) -> dict[str, go.Figure]:
-    """One heatmap per step of the embedding layer (core.explain.embeddings.InputEmbeddings).
-
-    Only the first `max_tokens` rows are drawn: 512 rows x 768 columns, five times over, would
-    make the page crawl and show nothing a reader can see.
-    """
-    tokens = emb.tokens[:max_tokens]
+def embedding_steps(emb) -> dict[str, tuple[np.ndarray, str]]:
+    """The steps of the embedding layer (core.explain.embeddings.InputEmbeddings): name -> (matrix, title)."""
     steps = {"token": (emb.token, "Token embedding (row of the vocabulary table)")}
     if emb.segment is not None:
         steps["segment"] = (emb.segment, "Segment embedding")
@@ -79,7 +74,14 @@ def embedding_figures(emb, max_tokens: int = 64) -> dict[str, go.Figure]:
     steps["LayerNorm"] = (emb.normed, "After LayerNorm (what layer 1 reads)")
     if emb.projected is not None:
         steps["projected"] = (emb.projected, "ALBERT: projected to the hidden size")
-    return {name: _diverging(matrix[:max_tokens], tokens, title) for name, (matrix, title) in steps.items()}
+    return steps
+
+
+def embedding_figure(emb, step: str, max_tokens: int = 64) -> go.Figure:
+    """One step's heatmap. Only the first `max_tokens` rows are drawn: 512 rows x 768 columns would
+    make the page crawl and show nothing a reader can see."""
+    matrix, title = embedding_steps(emb)[step]
+    return _diverging(matrix[:max_tokens], emb.tokens[:max_tokens], title)
 
 
 def position_similarity_figure(matrix: np.ndarray, ids: list[int]) -> go.Figure:
