@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import UserError
-from core.lessons.lesson import MAX_BYTES, Lesson, builtin_lessons, parse_lesson
+from core.lessons.lesson import MAX_BYTES, Lesson, parse_lesson, read_lessons
 from core.lessons.quiz import Quiz, answers_csv, make_quiz
 from pages._common import cached_model, model_choice, session_id, take_linked_model
 
@@ -21,10 +21,15 @@ OWN = "own"  # an uploaded lesson's name: it lives in its session only (a link n
 _NONE, _UPLOAD = "", "upload"
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(ttl=60, show_spinner=False)
+def shelf() -> tuple[dict[str, Lesson], dict[str, str]]:
+    """The server's lessons (lessons/) and the files refused there, read and checked once a minute:
+    a teacher who drops a file in the folder sees it in every student's picker a minute later."""
+    return read_lessons()
+
+
 def lessons() -> dict[str, Lesson]:
-    """The built-in lessons, read and checked once per server (read-only, shared by every session)."""
-    return builtin_lessons()
+    return shelf()[0]
 
 
 @st.cache_data(max_entries=256, show_spinner="Asking the model…")
@@ -149,6 +154,8 @@ def lesson_bar(page: str) -> None:
         st.header("Lesson")
         _pick()
         active = _active()
+        for name, reason in shelf()[1].items():  # for the teacher who put it there
+            st.caption(f"⚠️ lessons/{name} was left out: {reason}")
         if active is None:
             st.caption("A lesson walks the pages step by step, with questions the live model answers.")
             _score()

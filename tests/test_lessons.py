@@ -15,7 +15,7 @@ from core.explain.attention import compute_attention, result_stats, top_head
 from core.explain.attributions import explain
 from core.explain.masked import fill_mask
 from core.explain.targets import choose_target
-from core.lessons.lesson import LESSONS_DIR, Question, builtin_lessons, parse_lesson, read_lesson
+from core.lessons.lesson import LESSONS_DIR, Question, builtin_lessons, parse_lesson, read_lesson, read_lessons
 from core.lessons.pages import EVERY_PAGE, page_catalog
 from core.lessons.quiz import ANSWER_COLUMNS, DISTRACTORS, IG_STEPS, N_CHOICES, TOP_K, answers_csv, make_quiz
 from core.models.loading import get_model
@@ -102,6 +102,16 @@ def test_choice_questions_are_checked_and_files_limited():
         parse_lesson(GOOD + "#" * 70_000, "big")
     with pytest.raises(UserError, match="empty"):
         parse_lesson("", "empty")
+
+
+def test_a_malformed_file_in_the_folder_is_left_out_with_its_line_and_the_others_stay(tmp_path):
+    (tmp_path / "2-good.yaml").write_text(GOOD)
+    (tmp_path / "1-bad.json").write_text(MISTAKES["unknown page"][0])
+    (tmp_path / "notes.md").write_text("not a lesson")
+    lessons, refused = read_lessons(tmp_path)
+    assert list(lessons) == ["2-good"] and lessons["2-good"].title == "A test lesson"
+    assert list(refused) == ["1-bad.json"] and refused["1-bad.json"].startswith("line 11: unknown page 'atention'")
+    assert read_lessons() == (builtin_lessons(), {})  # the shipped lessons are all well formed
 
 
 def test_read_lesson_refuses_a_missing_or_binary_file(tmp_path):

@@ -44,3 +44,25 @@ def test_a_link_to_an_unknown_lesson_or_step_is_ignored():
         at = _open(**link)
         assert not at.exception and "lesson_name" not in at.session_state, link
         assert at.sidebar.selectbox(key="lesson_pick").value == ""
+
+
+def test_a_teachers_malformed_file_on_the_server_is_named_and_the_other_lessons_stay(tmp_path, monkeypatch):
+    from core.lessons import lesson as lesson_module
+    from pages._lesson import shelf
+    from test_lessons import MISTAKES
+
+    titles = {lesson.title for lesson in builtin_lessons().values()}
+    for path in lesson_module.LESSONS_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "4-mine.yaml").write_text(MISTAKES["unknown field"][0])
+    monkeypatch.setattr(lesson_module, "LESSONS_DIR", tmp_path)
+    shelf.clear()
+    try:
+        at = _open()
+        assert not at.exception
+        notes = [c.value for c in at.sidebar.caption if "was left out" in c.value]
+        assert notes == ["⚠️ lessons/4-mine.yaml was left out: line 12: unknown field 'txt' in a step "
+                         "(expected page, text, title, state, question)."]
+        assert set(at.sidebar.selectbox(key="lesson_pick").options) >= titles
+    finally:
+        shelf.clear()

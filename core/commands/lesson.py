@@ -3,11 +3,12 @@
 A teacher's file is checked as the app checks an upload (a mistake: one line, `line N: …`, exit 2);
 then every step is listed with the right answer of its question for `--model`, computed as the
 lesson bar computes it, so the teacher sees before class what the model will say. With no
-argument, lists the built-in lessons.
+argument, lists the lessons in `lessons/` (a malformed file there: its line on stderr, exit 2).
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 
@@ -37,15 +38,17 @@ def _preview(lesson, loaded) -> dict:
 
 
 def run(args) -> int:
-    from core.lessons.lesson import builtin_lessons, read_lesson
+    from core.lessons.lesson import read_lesson, read_lessons
     from core.models.loading import get_model
 
-    builtin = builtin_lessons()
+    builtin, refused = read_lessons()
     if args.lesson is None:
         listing = [{"lesson": n, "title": lesson.title, "steps": len(lesson.steps)} for n, lesson in builtin.items()]
         print(json.dumps(listing, indent=2) if args.json else
               "\n".join(f"{row['lesson']}: {row['title']} ({row['steps']} steps)" for row in listing))
-        return 0
+        for name, reason in refused.items():
+            print(f"error: lessons/{name}, {reason}", file=sys.stderr)
+        return 2 if refused else 0
     lesson = builtin.get(args.lesson) or read_lesson(Path(args.lesson))
     preview = _preview(lesson, get_model(args.model))
     if args.json:

@@ -202,6 +202,22 @@ def read_lesson(path: Path) -> Lesson:
     return parse_lesson(text, path.stem)
 
 
+def read_lessons(folder: Path | None = None) -> tuple[dict[str, Lesson], dict[str, str]]:
+    """The lessons in `folder` (default: lessons/) by name, in file-name order (so `1-…` comes first),
+    and every file refused with its reason: a teacher's mistake there must not take the others down."""
+    lessons, refused = {}, {}
+    for path in sorted(p for p in (folder or LESSONS_DIR).iterdir() if p.suffix in (".yaml", ".yml", ".json")):
+        try:
+            lessons[path.stem] = read_lesson(path)
+        except UserError as err:
+            refused[path.name] = str(err)
+    return lessons, refused
+
+
 def builtin_lessons() -> dict[str, Lesson]:
-    """The lessons shipped in `lessons/`, by name, in file-name order (so `1-…` comes first)."""
-    return {p.stem: read_lesson(p) for p in sorted(LESSONS_DIR.glob("*.y*ml"))}
+    """The lessons shipped in `lessons/`, all of them well formed (a refused one is an error here)."""
+    lessons, refused = read_lessons()
+    if refused:
+        name, reason = next(iter(refused.items()))
+        raise UserError(f"lessons/{name}, {reason}")
+    return lessons
