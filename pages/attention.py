@@ -3,7 +3,6 @@ from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
 
-import pandas as pd
 import streamlit as st
 
 from core.figures import bertviz as bertviz_views
@@ -125,9 +124,8 @@ with statistics:
         figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
         st.caption("Averaged over every token of this input (padding excluded). Click a column "
                    "header to sort the table.")
-        table(pd.DataFrame(stats_records(stats)), hide_index=True, width="stretch",
-              column_config={k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f")
-                             for k in STATS})
+        table(stats_records(stats), column_config={
+            k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f") for k in STATS})
 
 with link:
     if link.open:

@@ -200,10 +200,9 @@ with faithful_tab:
                     "explainer's line falls fastest; the dotted line deletes words in random order.")
         faith = cached_faithfulness(mode, choice, text, target, methods, steps, baseline)
         figure(deletion_figure(faith.curves, target.name), key="xp_deletion")
-        table(pd.DataFrame([{"explainer": TITLES.get(m, "Random order"), "comprehensiveness ↑": c,
-                             "sufficiency ↓": faith.sufficiency[m]}
-                            for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])]),
-              hide_index=True, width="stretch")
+        table([{"explainer": TITLES.get(m, "Random order"), "comprehensiveness ↑": c,
+                "sufficiency ↓": faith.sufficiency[m]}
+               for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])])
         st.caption("Comprehensiveness: how much the probability drops without the top 1/5/10/20/50% of the "
                    "words (higher is better). Sufficiency: how much it drops with *only* those words (lower is "
                    "better). Both are ERASER's AOPC scores (DeYoung et al. 2020).")

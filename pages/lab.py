@@ -113,7 +113,7 @@ with tab_pretrain:
         for before, now in zip(first["rows"], last["rows"]):
             guess = lambda r: " | ".join(", ".join(f"{t} ({p:.0%})" for t, p in g) for g in r["guesses"])  # noqa: E731
             rows.append({"sentence": now["sentence"], "at step 0": guess(before), f"at step {last['step']}": guess(now)})
-        table(pd.DataFrame(rows), hide_index=True, width="stretch")
+        table(rows)
 
     def pretrain_done(job) -> None:
         result = job.result
@@ -216,7 +216,7 @@ with tab_distill:
         c[3].metric("Size", f"{student_row['size_mb']:.0f} MB", f"{student_row['size_mb'] / teacher_row['size_mb'] - 1:+.0%}",
                     delta_color="inverse")
         figure(compare_bars(rows), key="kd_bars")
-        table(pd.DataFrame(rows), hide_index=True, width="stretch")
+        table(rows)
         figure(student_training(result["history"]), key="kd_history")
         st.caption("Embeddings are most of a small model's size, and the student keeps all of them: it shrinks "
                    "less than its layer count suggests, but it is faster in proportion to its depth.")
@@ -287,11 +287,11 @@ with tab_prune:
             st.caption(f"With {last['heads_removed']} of {last['heads_removed'] + last['heads_left']} heads removed: "
                        f"accuracy {last['accuracy']:.1%} (from {rows[0]['accuracy']:.1%}), "
                        f"{last['parameters'] / rows[0]['parameters']:.0%} of the parameters, ×{last['speedup']} speed.")
-            table(pd.DataFrame(rows + result.get("heads_random", [])), hide_index=True, width="stretch")
+            table(rows + result.get("heads_random", []))
         if "sparsity" in result:
             figure(pruning_curve(result["sparsity"], "sparsity", "share of encoder weights set to zero"),
                             key="pr_sparsity_curve")
-            table(pd.DataFrame(result["sparsity"]), hide_index=True, width="stretch")
+            table(result["sparsity"])
             st.caption("Zeroed weights are still stored and multiplied: size on disk and speed only improve with "
                        "sparse storage and sparse kernels. Removing whole heads changes the shapes, so it does speed up.")
 
@@ -457,10 +457,9 @@ with tab_twins:
             try:
                 text, steps = generate(decoder, tok, prompt, max_new, temperature, top_k, int(seed))
                 st.code(text, language=None, wrap_lines=True)  # user text: never markdown
-                table(pd.DataFrame([{"step": i + 1, "sampled": s.token, "its probability": s.probability,
-                                     "the distribution it was drawn from": " · ".join(
-                                         f"{t} {p:.0%}" for t, p in s.candidates[:6])}
-                                    for i, s in enumerate(steps)]), hide_index=True, width="stretch")
+                table([{"step": i + 1, "sampled": s.token, "its probability": s.probability,
+                        "the distribution it was drawn from": " · ".join(f"{t} {p:.0%}" for t, p in s.candidates[:6])}
+                       for i, s in enumerate(steps)])
             except UserError as err:
                 st.warning(str(err))
         with right:

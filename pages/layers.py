@@ -125,27 +125,27 @@ with projector_tab:
         sentences = chosen_sentences()
         if sentences:
             try:
-                table = cached_table(choice, sentences)
+                states = cached_table(choice, sentences)
                 shown = cached_projection(choice, sentences, method, dims)
             except UserError as err:
                 st.warning(f"✍️ {err}")
             else:
-                for note in table.notes + shown.notes:
+                for note in states.notes + shown.notes:
                     st.caption(f"ℹ️ {note}")
                 rows = shown.rows
-                words = [table.word_text(r).lower() for r in rows]
+                words = [states.word_text(r).lower() for r in rows]
                 if colour == "pos" and tagger_missing():
                     st.info(f"{tagger_missing()} Coloured by word instead.")
                     colour = "word"
                 labels = {"word": lambda: words,
-                          "sentence": lambda: [f"sentence {table.sentence[r] + 1}" for r in rows],
+                          "sentence": lambda: [f"sentence {states.sentence[r] + 1}" for r in rows],
                           "pos": lambda: list(cached_tags(choice, sentences)[rows])}[colour]()
                 candidates = sorted(set(words), key=lambda w: (w not in SENSES, w))
                 follow = left.multiselect("Follow a word through the layers", candidates,
                                           default=[w for w in ("bank",) if w in candidates], key="ly_follow",
                                           max_selections=3)
                 paths = [i for i, w in enumerate(words) if w in follow]
-                hover = [f"{table.tokens[r]} · {table.context(r)}" for r in rows]
+                hover = [f"{states.tokens[r]} · {states.context(r)}" for r in rows]
                 left.plotly_chart(projector_figure(shown.points, labels, hover, start=0, follow=paths,
                                                    title=f"{len(rows)} tokens · {method.upper()}"), key="ly_projector")
                 left.caption("Press ▶ or drag the slider: each point is one token, and Procrustes alignment keeps the "

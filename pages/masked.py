@@ -3,7 +3,6 @@ from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import UserError

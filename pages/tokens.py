@@ -5,7 +5,6 @@ start()  # first, before the heavy imports below: see pages/_startup.py
 
 import re
 
-import pandas as pd
 import streamlit as st
 
 from core.explain.embeddings import (compare_in_context, decompose, has_segment_table, position_similarity,
@@ -138,8 +137,7 @@ else:
     table([{"piece": p, "id": i} for p, i in zip(found.pieces, found.ids)])
     if found.note:
         st.caption(found.note)
-    table(pd.DataFrame([{"neighbour": n.token, "id": n.id, "cosine": n.cosine} for n in found.neighbours]),
-          hide_index=True, width="stretch",
+    table([{"neighbour": n.token, "id": n.id, "cosine": n.cosine} for n in found.neighbours],
           column_config={"cosine": st.column_config.ProgressColumn("cosine", min_value=0.0,
                                                                    max_value=1.0, format="%.3f")})
 

@@ -3,7 +3,6 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_choice
 from core.errors import UserError
 from core.models.loading import EMBEDDED, get_model, list_local_models, load_model, resolve_local, session_runs_dir
 from in_process import run

@@ -26,9 +26,9 @@ import yaml
 
 from core.errors import UserError
 from core.inputs.links import TEXT_CAP
-from core.lessons.pages import PageInfo, page_catalog
+from core.lessons.pages import ROOT, PageInfo, page_catalog
 
-LESSONS_DIR = Path(__file__).resolve().parents[2] / "lessons"
+LESSONS_DIR = ROOT / "lessons"
 MAX_BYTES = 64_000  # a lesson is a page of text, not a corpus
 MAX_STEPS = 40
 TEXT_LIMIT = 4_000  # a step's text: a few paragraphs

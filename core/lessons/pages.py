@@ -21,7 +21,7 @@ _SHARED = re.compile(r"""\bshared(?:_text)?\(\s*["']([A-Za-z0-9_]+)["']\s*\)""")
 @dataclass(frozen=True)
 class PageInfo:
     name: str  # the script's stem: what a lesson file writes, and the page's address
-    path: str  # relative to the app's root, as st.switch_page takes it
+    path: str  # relative to the app's root, as st.page_link takes it
     title: str
     settings: frozenset[str]
 

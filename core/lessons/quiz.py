@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.lessons.lesson import Question
+from core.lessons.lesson import MASKED_KINDS, Question
 
 TOP_K = 10  # the fill-mask distractor lies outside the model's top ten
 IG_STEPS = 32  # enough for a stable ranking of a short sentence's words (the explain page uses 50)
@@ -73,10 +73,9 @@ def _previous_token_head(loaded, q: Question) -> Quiz:
         head = top_head(stats, rival)[:2]
         if head not in heads and len(heads) < N_CHOICES:
             heads.append(head)
-    by_prev = np.dstack(np.unravel_index(stats["prev"].ravel().argsort(), stats["prev"].shape))[0]
-    for layer, head in by_prev:  # too few rivals (a tiny model): the weakest previous-token heads
-        if len(heads) < N_CHOICES and (int(layer), int(head)) not in heads:
-            heads.append((int(layer), int(head)))
+    for head in sorted(np.ndindex(stats["prev"].shape), key=lambda h: stats["prev"][h]):
+        if len(heads) < N_CHOICES and head not in heads:  # too few rivals (a tiny model): the weakest ones
+            heads.append(head)
     reveal = "; ".join(f"{_head(h)}: {stats['prev'][h]:.0%}" for h in heads)
     return Quiz(f"Which attention head attends most to the previous token?  \n“{q.sentence}”",
                 _shuffled(q, [_head(h) for h in heads]), _head(heads[0]),
@@ -114,7 +113,7 @@ _MAKERS = {"fill-mask": _fill_mask, "previous-token-head": _previous_token_head,
 
 def make_quiz(loaded, question: Question) -> Quiz:
     """The question asked of `loaded`; a UserError if this model cannot answer it (no MLM head…)."""
-    if question.kind in ("fill-mask", "ig-top-word"):
+    if question.kind in MASKED_KINDS:
         from core.explain.masked import require_mlm
 
         require_mlm(loaded)
