@@ -9,7 +9,7 @@ from pages._startup import start  # noqa: E402  (after set_page_config)
 
 start()  # before the heavy imports: see pages/_startup.py
 
-from pages._common import note_unused_link_params, report_button, sidebar  # noqa: E402
+from pages._common import note_unused_link_params, share_and_save, sidebar  # noqa: E402
 from pages._lesson import arrive_at_step, lesson_bar  # noqa: E402
 
 ROOT = Path(__file__).parent
@@ -33,8 +33,8 @@ navigation = st.navigation(
 )
 page = navigation.url_path or Path(PAGES[0][0]).stem  # the script's name (the default page's address is "")
 arrive_at_step(page)  # a lesson link's settings, before anything reads them
-sidebar()
+share_slot = sidebar()
 lesson_bar(page)
 navigation.run()
 note_unused_link_params(page)
-report_button(navigation.title)
+share_and_save(share_slot, navigation.title)

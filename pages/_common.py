@@ -82,7 +82,10 @@ def figure(fig, key: str, **kwargs) -> None:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
     st.plotly_chart(fig, key=key, **kwargs)
     _report()["figures"][key] = fig
-    with st.popover("⬇ Download figure", key=f"{key}_export"):
+    menu = st.popover("⬇ Download figure", key=f"{key}_export", on_change="rerun")
+    if not menu.open:  # lazy: its buttons cost every rerun's browser work, and are seldom wanted
+        return
+    with menu:
         can_draw = can_draw_images()
         for fmt, mime in FORMATS.items():
             st.download_button(fmt.upper(), data=lambda fmt=fmt: export(fig, fmt), file_name=f"{name}.{fmt}",
@@ -160,27 +163,33 @@ def _shown_inputs() -> dict[str, list[str]]:
     return shown
 
 
-def report_button(page: str) -> None:
-    """"Download this page": the model, the inputs and everything this run drew, as one HTML file
-    (built only on click)."""
+def share_and_save(slot, page: str) -> None:
+    """"Share this view" in the `slot` the sidebar kept for it: the link to this view (page, model,
+    inputs, without the private `?me=`) and "Download this page" (the model, the inputs and every
+    chart and table, as one HTML file, built on click).
+
+    It is drawn after the page ran, and its contents are built only when it opens (a full rerun):
+    so they hold what the page shows now, even after a fragment redrew part of it, and a closed
+    one costs no rerun anything.
+    """
+    with slot.container():
+        menu = st.popover("🔗 Share this view", width="stretch", key="share_view", on_change="rerun")
+    if not menu.open:
+        return
     report, model, inputs = _report(), model_choice(), _shown_inputs()
-    link = share_link(st.context.url or "", _params()).url
-    st.sidebar.download_button(
-        "⬇ Download this page (HTML)", key="page_report", on_click="ignore", mime="text/html",
-        data=lambda: page_report(page, model, inputs, list(report["figures"].values()), report["tables"], link),
-        file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", page.lower()).strip("-") + ".html",
-        help="One file with this page's inputs, model, charts (interactive, offline) and tables.")
-
-
-def _share_popover() -> None:
-    """The link to this view (page, model, inputs), without the private `?me=`."""
     link = share_link(st.context.url or "", _params())
-    with st.popover("🔗 Share this view", width="stretch"):
+    with menu:
         st.code(link.url, language=None, wrap_lines=True)
         st.caption("Copy it with the icon on the right. It opens this page with this model and these inputs "
                    "in any browser; it never carries your own models or jobs.")
         if link.left_out:
             st.caption(f"Left out, longer than {TEXT_CAP:,} characters: {', '.join(link.left_out)}.")
+        st.download_button(
+            "⬇ Download this page (HTML)", key="page_report", on_click="ignore", mime="text/html",
+            data=lambda: page_report(page, model, inputs, list(report["figures"].values()), report["tables"],
+                                     link.url),
+            file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", page.lower()).strip("-") + ".html",
+            help="One file with this page's inputs, model, charts (interactive, offline) and tables.")
 
 
 def session_id() -> str:
@@ -330,8 +339,9 @@ def _choose(value: str) -> None:
         st.session_state[_KEY] = value
 
 
-def sidebar() -> None:
-    """The model picker and what is loaded, shown on every page."""
+def sidebar():
+    """The model picker and what is loaded, shown on every page; returns the slot under them that
+    `share_and_save` fills once the page has run."""
     st.session_state["_shared_keys"] = set()  # filled again by this run's `shared` widgets
     st.session_state["_report"] = {"figures": {}, "tables": []}  # and "Download this page" by what it draws
     if "session_id" not in st.session_state:
@@ -371,4 +381,4 @@ def sidebar() -> None:
         st.caption("Heads: " + (", ".join(heads) if heads else "none trained"))
         for note in loaded.notes:
             st.caption(f"ℹ️ {note}")
-        _share_popover()
+        return st.empty()

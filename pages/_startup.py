@@ -78,10 +78,15 @@ def warm_up() -> None:
         _warm.set()
 
 
+def _real_server() -> bool:
+    """Under `streamlit run` (AppTest installs a stand-in Runtime)?"""
+    return runtime.exists() and type(runtime.get_instance()) is Runtime
+
+
 def _legacy_run() -> bool:
     """Is this run Streamlit's legacy `pages/` mode (its `_mpa_v1` on the stack) on a real server?
-    (AppTest installs a stand-in Runtime and runs a switched-to page alone on purpose.)"""
-    if not runtime.exists() or type(runtime.get_instance()) is not Runtime:
+    (AppTest runs a switched-to page alone on purpose.)"""
+    if not _real_server():
         return False
     frame = sys._getframe()
     while frame is not None:
@@ -91,15 +96,32 @@ def _legacy_run() -> bool:
     return False
 
 
+def one_thread_per_session() -> None:
+    """On a server, model calls use one CPU thread each: a class's sessions are the parallelism.
+
+    With torch's default (a thread per core) every forward pass is an OpenMP team whose threads
+    spin while they wait for each other and for a core, so sessions asking at once pay in waiting
+    and spinning. Measured with 14 sessions asking together (bench/RESULTS.md): 0.173 s of server
+    CPU per answer and a p95 server wait of 0.85 s with the default, 0.047 s and 0.09 s with one.
+    torch applies it to each thread at its first parallel operation, so fragments and background
+    jobs follow (under load one thread is what training wants too: core/training/kit.py). Alone
+    on a free machine it costs little: 12 tokens 15.4 -> 16.6 ms, 502 tokens 168 -> 217 ms.
+    Tests (AppTest) keep their own setting."""
+    if _real_server():
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def start() -> None:
     """Call first in app.py and in every page, before the other imports."""
     if _legacy_run():
         PagesManager.uses_pages_directory = False
         st.rerun()
-    if _warm.is_set():
-        return
-    note = st.empty()
-    note.info("🧸 Starting up: loading PyTorch, transformers and the embedded model, once per server "
-              "(about ten seconds)…")
-    warm_up()
-    note.empty()
+    if not _warm.is_set():
+        note = st.empty()
+        note.info("🧸 Starting up: loading PyTorch, transformers and the embedded model, once per server "
+                  "(about ten seconds)…")
+        warm_up()
+        note.empty()
+    one_thread_per_session()

@@ -49,6 +49,186 @@ def layer_head_pickers(result, key: str, default=(0, 0)):
     return layer, head
 
 
+@st.fragment
+def attention_view(model) -> None:
+    """The sentence and the tabs as a fragment: a new sentence or tab reruns only this, not the
+    sidebar around it, so the server and every student's browser redraw one view (issue 22)."""
+    text = st.text_area("Sentence", DEFAULT_TEXT, **shared("attn_text"), height=80, max_chars=20_000)
+    pair = st.text_input("Second sentence (optional, to see how BERT reads a pair)", **shared_text("attn_pair"))
+
+    try:
+        result, stats = analyse(model.choice, text, pair)
+    except UserError as err:
+        st.warning(str(err))
+        return
+    if result.notice:
+        st.warning(result.notice)
+    st.caption(f"{result.n} tokens · {result.layers} layers × {result.heads} heads = "
+               f"{result.layers * result.heads} attention maps of {result.n} × {result.n}")
+
+    tabs = st.tabs(["One head", "All heads", "Average & rollout", "Head statistics", "Link two tokens",
+                    "bertviz views", "Compare models"], **shared("attn_tab"), on_change="rerun")
+    one, grid, flow, statistics, link, bertviz, compare = tabs
+    best_prev = top_head(stats, "prev")[:2]
+
+    with one:
+        if one.open:
+            layer, head = layer_head_pickers(result, "one", default=best_prev)
+            figure(figs.head_figure(result, layer, head), "attention_head", width="stretch")
+            st.caption("Hover a cell to read the weight. The head picked first is the model's strongest "
+                       "previous-token head: a diagonal just below the main one.")
+
+    with grid:
+        if grid.open:
+            long_input = result.n > figs.GRID_TILE
+            c1, c2 = st.columns(2)
+            layers = c1.multiselect("Layers", range(result.layers), default=list(range(result.layers)),
+                                    key="grid_layers")
+            heads = c2.multiselect("Heads", range(result.heads), default=list(range(result.heads)), key="grid_heads")
+            if not layers or not heads:
+                st.info("Pick at least one layer and one head.")
+            else:
+                if long_input:
+                    st.caption(f"Each small map is shrunk to {figs.GRID_TILE} × {figs.GRID_TILE} blocks of tokens "
+                               "(rows averaged, columns summed, so rows still sum to 1); enlarge one below for "
+                               "every token.")
+                figure(figs.grid_figure(result, sorted(layers), sorted(heads)), "attention_grid", width="stretch")
+                st.markdown("**Enlarge one head**")
+                layer, head = layer_head_pickers(result, "enlarge", default=(sorted(layers)[0], sorted(heads)[0]))
+                figure(figs.head_figure(result, layer, head), "attention_enlarged", width="stretch")
+
+    with flow:
+        if flow.open:
+            layer = st.slider("Up to layer", 0, result.layers - 1, result.layers - 1, key="flow_layer")
+            left, right = st.columns(2)
+            left.plotly_chart(figs.matrix_figure(head_average(result.attn)[layer], result.tokens,
+                                                 f"Layer {layer}, average of the heads"), width="stretch")
+            right.plotly_chart(figs.matrix_figure(rollout_of(model.choice, text, pair)[layer], result.tokens,
+                                                  f"Rollout through layers 0–{layer}"), width="stretch")
+            st.caption("**Rollout** (Abnar & Zuidema, 2020) follows information through the layers: each "
+                       "layer's average attention is mixed half-and-half with the identity (the residual "
+                       "connection keeps each token's own vector), and the layers are multiplied. Row *i* "
+                       "then says how much each input token contributed to token *i* at that depth.")
+
+    with statistics:
+        if statistics.open:
+            st.markdown("\n".join(f"- {line}" for line in describe_patterns(stats)))
+            name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, **shared("stat_name"))
+            st.info(STATS[name])
+            figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
+            st.caption("Averaged over every token of this input (padding excluded). Click a column "
+                       "header to sort the table.")
+            table(stats_records(stats), column_config={
+                k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f") for k in STATS})
+
+    with link:
+        if link.open:
+            st.markdown("Pick two tokens: which heads make the first one look at the second?")
+
+            def label(i: int) -> str:
+                return f"{i} · {result.tokens[i]}"
+
+            c1, c2 = st.columns(2)
+            source = c1.selectbox("Token looking (query)", range(result.n), index=min(1, result.n - 1),
+                                  format_func=label, key="link_source")
+            target = c2.selectbox("Token looked at (key)", range(result.n), index=min(2, result.n - 1),
+                                  format_func=label, key="link_target")
+            rows = rank_heads(result.attn, source, target)
+            figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
+                   "attention_link", width="stretch")
+            best = rows[0]
+            st.caption(f"Strongest: layer {best['layer']} head {best['head']} with weight {best['attention']:.3f} "
+                       f"(a uniform head would give {1 / result.n:.3f}).")
+
+    with bertviz:
+        if bertviz.open:
+            st.markdown("The classic [bertviz](https://github.com/jessevig/bertviz) views (Vig, 2019), "
+                        "running here without internet. Hover a token, click a head's colour or a thumbnail.")
+            view = st.segmented_control("View", ["Head view", "Model view", "Neuron view"], default="Head view",
+                                        **shared("bv_view")) or "Head view"
+            layers, layer, head = tuple(range(result.layers)), 0, 0
+            if view == "Neuron view":
+                st.caption("Shows how one head's query and key vectors multiply into its attention weights.")
+                layer, head = layer_head_pickers(result, "bv", default=best_prev)
+            else:
+                default_layers = list(range(result.layers)) if result.n <= 64 else [result.layers - 1]
+                layers = tuple(sorted(st.multiselect("Layers to include", range(result.layers),
+                                                     default=default_layers, key="bv_layers",
+                                                     help="Fewer layers keep bertviz responsive on long inputs.")))
+            if not layers:
+                st.info("Pick at least one layer.")
+            else:
+                try:
+                    html = bertviz_html(model.choice, text, pair, view, layers, layer, head)
+                except UserError as err:
+                    st.info(str(err))
+                else:
+                    if html is None:
+                        st.info(bertviz_views.OFFLINE_NOTE)
+                    else:
+                        if view == "Head view":
+                            height = bertviz_views.head_view_height(result.n)
+                        elif view == "Model view":
+                            height = bertviz_views.model_view_height(result.n, len(layers), result.heads)
+                        else:
+                            height = bertviz_views.neuron_view_height(result.n)
+                        st.iframe(html, height=min(height, 1600))
+                        st.download_button(
+                            "⬇ Download this view (HTML)", lambda: html,
+                            f"bertviz-{view.split()[0].lower()}-view.html", "text/html",
+                            key="bv_download", on_click="ignore",
+                            help="One file with the view and its scripts inside: it opens in any browser, "
+                                 "offline too." if vendor_js.available()
+                            else "It loads bertviz's scripts from the internet when opened.")
+
+    with compare:
+        if compare.open:
+            local = [c for c in model_options() if c.startswith("local:")]
+            options = [c for c in dict.fromkeys([*local, *model_options()]) if c != model.choice]
+            other_choice = st.selectbox("Compare with", options,
+                                        index=0 if local and local[0] != model.choice else None,
+                                        placeholder="Pick a model…", key="cmp_model",
+                                        help="A fine-tuned copy (from the Fine-tuning page) shows what training "
+                                             "changed. Hub models need internet.")
+            other = get_loaded(other_choice) if other_choice else None
+            if other_choice is None:
+                st.info("Pick a second model: the same text runs through both, side by side.")
+            elif other is not None:
+                try:
+                    other_result, other_stats = analyse(other.choice, text, pair)
+                except UserError as err:
+                    st.warning(str(err))
+                else:
+                    if other_result.tokens == result.tokens and other_result.attn.shape == result.attn.shape:
+                        change = {"change": head_change(result.attn, other_result.attn)}
+                        figure(figs.stat_figure(change, "change", "How differently each head attends "
+                                                    "(0 = the same, 1 = completely different)"),
+                               "attention_change", width="stretch")
+                        layer, head, value = top_head(change, "change")
+                        st.caption(f"Same tokens, same shape: the head that changed most is layer {layer} "
+                                   f"head {head} "
+                                   f"({value:.2f}, the share of each row's attention that moved).")
+                        default = (layer, head)
+                    else:
+                        st.caption("The two models split the text differently or differ in size, so they are shown "
+                                   "side by side only.")
+                        default = best_prev
+                    layer, head = layer_head_pickers(result, "cmp", default=default)
+                    name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, key="cmp_stat")
+                    left, right = st.columns(2)
+                    for side, col, choice, res, sts in (("left", left, model.choice, result, stats),
+                                                        ("right", right, other.choice, other_result, other_stats)):
+                        with col:
+                            st.text(f"{choice.rsplit('/', 1)[-1]} · {res.layers} layers × {res.heads} heads")
+                            if layer < res.layers and head < res.heads:
+                                figure(figs.head_figure(res, layer, head), f"attention_compare_{side}",
+                                       width="stretch")
+                            else:
+                                st.info(f"This model has no layer {layer} head {head}.")
+                            figure(figs.stat_figure(sts, name, STAT_NAMES[name]),
+                                   f"attention_compare_{side}_statistic", width="stretch")
+
+
 st.title("👀 Attention")
 st.markdown(
     """
@@ -59,172 +239,4 @@ different habits — look one word back, park on `[SEP]`, link a pronoun to its 
 """
 )
 
-model = current_model()
-text = st.text_area("Sentence", DEFAULT_TEXT, **shared("attn_text"), height=80, max_chars=20_000)
-pair = st.text_input("Second sentence (optional, to see how BERT reads a pair)", **shared_text("attn_pair"))
-
-try:
-    result, stats = analyse(model.choice, text, pair)
-except UserError as err:
-    st.warning(str(err))
-    st.stop()
-if result.notice:
-    st.warning(result.notice)
-st.caption(f"{result.n} tokens · {result.layers} layers × {result.heads} heads = "
-           f"{result.layers * result.heads} attention maps of {result.n} × {result.n}")
-
-tabs = st.tabs(["One head", "All heads", "Average & rollout", "Head statistics", "Link two tokens",
-                "bertviz views", "Compare models"], **shared("attn_tab"), on_change="rerun")
-one, grid, flow, statistics, link, bertviz, compare = tabs
-best_prev = top_head(stats, "prev")[:2]
-
-with one:
-    if one.open:
-        layer, head = layer_head_pickers(result, "one", default=best_prev)
-        figure(figs.head_figure(result, layer, head), "attention_head", width="stretch")
-        st.caption("Hover a cell to read the weight. The head picked first is the model's strongest "
-                   "previous-token head: a diagonal just below the main one.")
-
-with grid:
-    if grid.open:
-        long_input = result.n > figs.GRID_TILE
-        c1, c2 = st.columns(2)
-        layers = c1.multiselect("Layers", range(result.layers), default=list(range(result.layers)), key="grid_layers")
-        heads = c2.multiselect("Heads", range(result.heads), default=list(range(result.heads)), key="grid_heads")
-        if not layers or not heads:
-            st.info("Pick at least one layer and one head.")
-        else:
-            if long_input:
-                st.caption(f"Each small map is shrunk to {figs.GRID_TILE} × {figs.GRID_TILE} blocks of tokens "
-                           "(rows averaged, columns summed, so rows still sum to 1); enlarge one below for "
-                           "every token.")
-            figure(figs.grid_figure(result, sorted(layers), sorted(heads)), "attention_grid", width="stretch")
-            st.markdown("**Enlarge one head**")
-            layer, head = layer_head_pickers(result, "enlarge", default=(sorted(layers)[0], sorted(heads)[0]))
-            figure(figs.head_figure(result, layer, head), "attention_enlarged", width="stretch")
-
-with flow:
-    if flow.open:
-        layer = st.slider("Up to layer", 0, result.layers - 1, result.layers - 1, key="flow_layer")
-        left, right = st.columns(2)
-        left.plotly_chart(figs.matrix_figure(head_average(result.attn)[layer], result.tokens,
-                                             f"Layer {layer}, average of the heads"), width="stretch")
-        right.plotly_chart(figs.matrix_figure(rollout_of(model.choice, text, pair)[layer], result.tokens,
-                                              f"Rollout through layers 0–{layer}"), width="stretch")
-        st.caption("**Rollout** (Abnar & Zuidema, 2020) follows information through the layers: each "
-                   "layer's average attention is mixed half-and-half with the identity (the residual "
-                   "connection keeps each token's own vector), and the layers are multiplied. Row *i* "
-                   "then says how much each input token contributed to token *i* at that depth.")
-
-with statistics:
-    if statistics.open:
-        st.markdown("\n".join(f"- {line}" for line in describe_patterns(stats)))
-        name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, **shared("stat_name"))
-        st.info(STATS[name])
-        figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
-        st.caption("Averaged over every token of this input (padding excluded). Click a column "
-                   "header to sort the table.")
-        table(stats_records(stats), column_config={
-            k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f") for k in STATS})
-
-with link:
-    if link.open:
-        st.markdown("Pick two tokens: which heads make the first one look at the second?")
-
-        def label(i: int) -> str:
-            return f"{i} · {result.tokens[i]}"
-
-        c1, c2 = st.columns(2)
-        source = c1.selectbox("Token looking (query)", range(result.n), index=min(1, result.n - 1),
-                              format_func=label, key="link_source")
-        target = c2.selectbox("Token looked at (key)", range(result.n), index=min(2, result.n - 1),
-                              format_func=label, key="link_target")
-        rows = rank_heads(result.attn, source, target)
-        figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
-               "attention_link", width="stretch")
-        best = rows[0]
-        st.caption(f"Strongest: layer {best['layer']} head {best['head']} with weight {best['attention']:.3f} "
-                   f"(a uniform head would give {1 / result.n:.3f}).")
-
-with bertviz:
-    if bertviz.open:
-        st.markdown("The classic [bertviz](https://github.com/jessevig/bertviz) views (Vig, 2019), "
-                    "running here without internet. Hover a token, click a head's colour or a thumbnail.")
-        view = st.segmented_control("View", ["Head view", "Model view", "Neuron view"], default="Head view",
-                                    **shared("bv_view")) or "Head view"
-        layers, layer, head = tuple(range(result.layers)), 0, 0
-        if view == "Neuron view":
-            st.caption("Shows how one head's query and key vectors multiply into its attention weights.")
-            layer, head = layer_head_pickers(result, "bv", default=best_prev)
-        else:
-            default_layers = list(range(result.layers)) if result.n <= 64 else [result.layers - 1]
-            layers = tuple(sorted(st.multiselect("Layers to include", range(result.layers), default=default_layers,
-                                                 key="bv_layers",
-                                                 help="Fewer layers keep bertviz responsive on long inputs.")))
-        if not layers:
-            st.info("Pick at least one layer.")
-        else:
-            try:
-                html = bertviz_html(model.choice, text, pair, view, layers, layer, head)
-            except UserError as err:
-                st.info(str(err))
-            else:
-                if html is None:
-                    st.info(bertviz_views.OFFLINE_NOTE)
-                else:
-                    if view == "Head view":
-                        height = bertviz_views.head_view_height(result.n)
-                    elif view == "Model view":
-                        height = bertviz_views.model_view_height(result.n, len(layers), result.heads)
-                    else:
-                        height = bertviz_views.neuron_view_height(result.n)
-                    st.iframe(html, height=min(height, 1600))
-                    st.download_button(
-                        "⬇ Download this view (HTML)", lambda: html, f"bertviz-{view.split()[0].lower()}-view.html", "text/html",
-                        key="bv_download", on_click="ignore",
-                        help="One file with the view and its scripts inside: it opens in any browser, offline too."
-                        if vendor_js.available() else "It loads bertviz's scripts from the internet when opened.")
-
-with compare:
-    if compare.open:
-        local = [c for c in model_options() if c.startswith("local:")]
-        options = [c for c in dict.fromkeys([*local, *model_options()]) if c != model.choice]
-        other_choice = st.selectbox("Compare with", options, index=0 if local and local[0] != model.choice else None,
-                                    placeholder="Pick a model…", key="cmp_model",
-                                    help="A fine-tuned copy (from the Fine-tuning page) shows what training "
-                                         "changed. Hub models need internet.")
-        other = get_loaded(other_choice) if other_choice else None
-        if other_choice is None:
-            st.info("Pick a second model: the same text runs through both, side by side.")
-        elif other is not None:
-            try:
-                other_result, other_stats = analyse(other.choice, text, pair)
-            except UserError as err:
-                st.warning(str(err))
-            else:
-                if other_result.tokens == result.tokens and other_result.attn.shape == result.attn.shape:
-                    change = {"change": head_change(result.attn, other_result.attn)}
-                    figure(figs.stat_figure(change, "change", "How differently each head attends "
-                                                "(0 = the same, 1 = completely different)"),
-                           "attention_change", width="stretch")
-                    layer, head, value = top_head(change, "change")
-                    st.caption(f"Same tokens, same shape: the head that changed most is layer {layer} head {head} "
-                               f"({value:.2f}, the share of each row's attention that moved).")
-                    default = (layer, head)
-                else:
-                    st.caption("The two models split the text differently or differ in size, so they are shown "
-                               "side by side only.")
-                    default = best_prev
-                layer, head = layer_head_pickers(result, "cmp", default=default)
-                name = st.selectbox("Statistic", list(STATS), format_func=STAT_NAMES.get, key="cmp_stat")
-                left, right = st.columns(2)
-                for side, col, choice, res, sts in (("left", left, model.choice, result, stats),
-                                                    ("right", right, other.choice, other_result, other_stats)):
-                    with col:
-                        st.text(f"{choice.rsplit('/', 1)[-1]} · {res.layers} layers × {res.heads} heads")
-                        if layer < res.layers and head < res.heads:
-                            figure(figs.head_figure(res, layer, head), f"attention_compare_{side}", width="stretch")
-                        else:
-                            st.info(f"This model has no layer {layer} head {head}.")
-                        figure(figs.stat_figure(sts, name, STAT_NAMES[name]), f"attention_compare_{side}_statistic",
-                               width="stretch")
+attention_view(current_model())

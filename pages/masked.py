@@ -110,6 +110,31 @@ def fill_result(warn: bool):
         return None
 
 
+@st.fragment
+def fill_view():
+    """The fill tab as a fragment: a new sentence reruns only this, not the sidebar and the page
+    around it, so the server and every student's browser redraw one tab (issue 22)."""
+    st.markdown(f"Type a sentence and hide words with `[MASK]` (or `<mask>`; this model's own "
+                f"mask token is `{model.tokenizer.mask_token}`). Several masks are fine.")
+    text = st.text_input("Sentence with masks", **shared_text("mlm_text"))
+    st.slider("Predictions per mask (top-k)", 1, 20, **shared("mlm_topk"))
+    result = fill_result(warn=True)
+    if result is not None:
+        for note in result.masked.notes:
+            st.info(note)
+        st.markdown("**Best guess for every mask:**")
+        st.html(filled_html(result.masked.encoded.tokens, result.masked.positions,
+                            [p[0].token for p in result.predictions], hide=framing(model)))
+        columns = st.columns(min(len(result.predictions), 3))
+        for i, preds in enumerate(result.predictions):
+            with columns[i % len(columns)]:
+                figure(predictions_bar(preds, f"Mask {i + 1}"), key=f"mlm_bar_{i}")
+        if len(result.predictions) > 1:
+            show_joint(model, text, None, "mlm")
+        st.caption("Probabilities are the softmax of the MLM head over the whole vocabulary at each "
+                   "mask, exactly what `transformers.pipeline('fill-mask')` reports.")
+
+
 # Lazy tabs: only the open one computes, so a rerun costs one tab's work, not five.
 fill_tab, click_tab, lens_tab, compare_tab, nsp_tab = st.tabs(
     ["Fill the mask", "Click to mask", "Layer by layer", "Compare models", "Next sentence"], **shared("mlm_tab"),
@@ -117,25 +142,7 @@ fill_tab, click_tab, lens_tab, compare_tab, nsp_tab = st.tabs(
 
 with fill_tab:
     if fill_tab.open:
-        st.markdown(f"Type a sentence and hide words with `[MASK]` (or `<mask>`; this model's own "
-                    f"mask token is `{model.tokenizer.mask_token}`). Several masks are fine.")
-        text = st.text_input("Sentence with masks", **shared_text("mlm_text"))
-        st.slider("Predictions per mask (top-k)", 1, 20, **shared("mlm_topk"))
-        result = fill_result(warn=True)
-        if result is not None:
-            for note in result.masked.notes:
-                st.info(note)
-            st.markdown("**Best guess for every mask:**")
-            st.html(filled_html(result.masked.encoded.tokens, result.masked.positions,
-                                [p[0].token for p in result.predictions], hide=framing(model)))
-            columns = st.columns(min(len(result.predictions), 3))
-            for i, preds in enumerate(result.predictions):
-                with columns[i % len(columns)]:
-                    figure(predictions_bar(preds, f"Mask {i + 1}"), key=f"mlm_bar_{i}")
-            if len(result.predictions) > 1:
-                show_joint(model, text, None, "mlm")
-            st.caption("Probabilities are the softmax of the MLM head over the whole vocabulary at each "
-                       "mask, exactly what `transformers.pipeline('fill-mask')` reports.")
+        fill_view()
 
 with click_tab:
     if click_tab.open:

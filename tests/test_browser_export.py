@@ -22,11 +22,16 @@ def test_the_masked_word_chart_downloads_as_png_and_svg_and_the_page_as_html(app
         page.keyboard.press("Escape")
     assert files["PNG"][0].endswith(".png") and files["PNG"][1][:8] == b"\x89PNG\r\n\x1a\n"
     assert files["SVG"][0].endswith(".svg") and files["SVG"][1].lstrip().startswith(b"<svg")
+    box = page.get_by_label("Sentence with masks")  # the fill tab reruns alone (a fragment) ...
+    box.fill("The report holds the [MASK] sentence.")
+    box.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="🔗 Share this view").click()  # ... and the menu is built when it opens
     with page.expect_download(timeout=60_000) as download:  # the whole page, as one file
         page.get_by_role("button", name="⬇ Download this page (HTML)").click()
     report = open(download.value.path(), encoding="utf-8").read()
     assert download.value.suggested_filename == "masked-words-nsp.html"
-    assert "<td>The capital of France is [MASK].</td>" in report and "<b>embedded</b>" in report
+    assert "<td>The report holds the [MASK] sentence.</td>" in report and "<b>embedded</b>" in report
     assert report.count("Plotly.newPlot") == page.locator(".js-plotly-plot").count() >= 1
     no_exception(page)
     context.close()

@@ -10,7 +10,7 @@ TAB = "Decoder vs encoder"
 
 
 def twins_panel(page):
-    """The tab's panel, opened again: a rerun shows the lab's first tab."""
+    """The tab's panel (a lazy tab: clicking it again when open changes nothing)."""
     return tab_panel(page, TAB)
 
 

@@ -23,6 +23,8 @@ def test_ten_sessions_while_a_fine_tune_runs(app_server):
     assert report.errors == []
     assert report.wrong == []  # every session saw its own answers
     assert report.answers == 9  # 9 querying sessions, one round each, every one answered
+    server = [t for times in report.server_latencies.values() for t in times]  # timed by the relays
+    assert len(server) == 9 and all(0 < t < 120 for t in server), report.server_latencies
     assert report.finetune.startswith("Saved as"), report.finetune
     assert report.fingerprint_before == report.fingerprint_after  # the shared model was never changed
     assert max(report.rss_mb) - report.rss_mb[0] < 2048  # memory stays bounded

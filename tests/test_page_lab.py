@@ -1,4 +1,5 @@
-"""The lab page: every tab renders, and its jobs start, report, finish or cancel (AppTest, tiny models)."""
+"""The lab page: each tab renders when opened (only it), and its jobs start, report, finish or cancel
+(AppTest, tiny models)."""
 from __future__ import annotations
 
 import os
@@ -28,9 +29,15 @@ def lab_models(tmp_path_factory, one_thread):
     os.environ["BERT_PLAYGROUND_MODEL_DIRS"] = old
 
 
-def open_lab() -> AppTest:
+PRETRAIN, DISTILL, PRUNE, ENSEMBLE, TWINS = TABS = (
+    "🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles", "✍️ Decoder vs encoder")
+
+
+def open_lab(tab: str = PRETRAIN) -> AppTest:
+    """The lab on `tab` (its address parameter, as a link sets it; AppTest cannot click a tab)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["model_choice"] = tiny_choice("bert")
+    at.session_state["lab_tab"] = tab
     at.switch_page("pages/lab.py")
     at.run()
     assert not at.exception, at.exception
@@ -45,15 +52,18 @@ def finish(at: AppTest, key: str, timeout: float = 240):
     return job
 
 
-def test_every_tab_renders_on_first_open():
-    at = open_lab()
-    assert [t.label for t in at.tabs] == ["🧱 Pretrain from scratch", "🧑‍🏫 Distillation", "✂️ Pruning", "🤝 Ensembles",
-                                          "✍️ Decoder vs encoder"]
-    text = " ".join(m.value for m in at.markdown)
-    for phrase in ("masked words", "Knowledge distillation", "Michel et al.", "oracle", "causal mask", "Stacking"):
-        assert phrase in text
-    assert at.button(key="pt_start") and at.button(key="kd_start")
-    assert not at.error
+def test_each_tab_renders_when_opened_and_only_it():
+    assert [t.label for t in open_lab().tabs] == list(TABS)
+    phrases = {PRETRAIN: ["masked words"], DISTILL: ["Knowledge distillation"], PRUNE: ["Michel et al."],
+               ENSEMBLE: ["oracle", "Stacking"], TWINS: ["causal mask"]}
+    buttons = {PRETRAIN: "pt_start", DISTILL: "kd_start", PRUNE: "pr_start", ENSEMBLE: "en_start", TWINS: "tw_start"}
+    for tab in TABS:
+        at = open_lab(tab)
+        text = " ".join(m.value for m in at.markdown)
+        for other, words in phrases.items():
+            assert all((word in text) == (other == tab) for word in words), (tab, other)
+        assert [b.key for b in at.button if b.key in buttons.values()] == [buttons[tab]]
+        assert not at.error
 
 
 def test_start_and_cancel_a_pretraining_job():
@@ -81,8 +91,8 @@ def test_bad_name_is_refused_without_a_job():
     assert "lab_pretrain_job" not in at.session_state
 
 
-def test_distill_prune_and_ensemble_jobs_finish(lab_models):
-    at = open_lab()
+def test_distill_prune_and_ensemble_jobs_finish(lab_models):  # each in its tab, opened by a link
+    at = open_lab(DISTILL)
     teachers = at.selectbox(key="kd_teacher").options
     assert any("tiny-clf-a" in o for o in teachers)
     at.selectbox(key="kd_teacher").set_value(f"local:{lab_models / 'tiny-clf-a'}")
@@ -95,6 +105,7 @@ def test_distill_prune_and_ensemble_jobs_finish(lab_models):
     assert [r["model"] for r in job.result["rows"]][1:] == ["student (distilled)", "student alone"]
     assert any(m.label == "Student accuracy" for m in at.metric)
 
+    at = open_lab(PRUNE)
     at.selectbox(key="pr_model").set_value(f"local:{lab_models / 'tiny-clf-a'}")
     at.slider(key="pr_points").set_value(3)
     at.checkbox(key="pr_random").uncheck()
@@ -106,6 +117,7 @@ def test_distill_prune_and_ensemble_jobs_finish(lab_models):
     assert [r["sparsity"] for r in job.result["sparsity"]] == [0.0, 0.5]
     assert len(job.result["importance"]) == 2
 
+    at = open_lab(ENSEMBLE)
     at.multiselect(key="en_members").set_value([f"local:{lab_models / n}" for n in ("tiny-clf-a", "tiny-clf-b")]).run()
     at.button(key="en_start").click().run()
     job = finish(at, "lab_ensemble_job")
@@ -122,7 +134,7 @@ def test_stacking_trains_members_fold_by_fold_and_shows_the_weights(monkeypatch)
 
     monkeypatch.setattr(ensemble, "member_fit", functools.partial(  # tiny members: CI time
         ensemble.member_fit, base=tiny_words_choice(), layers=1, epochs=1))
-    at = open_lab()
+    at = open_lab(ENSEMBLE)
     at.slider(key="en_folds").set_value(2).run()
     assert "9 short trainings" in at.button(key="en_stack").label
     at.button(key="en_stack").click().run()
@@ -136,7 +148,7 @@ def test_the_twins_train_then_the_decoder_generates_and_the_encoder_fills(tmp_pa
     import core.models.loading as models
 
     monkeypatch.setattr(models, "RUNS_DIR", tmp_path / "runs")
-    at = open_lab()
+    at = open_lab(TWINS)
     at.slider(key="tw_layers").set_value(1)
     at.select_slider(key="tw_hidden").set_value(32)
     at.number_input(key="tw_steps").set_value(10)
