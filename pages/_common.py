@@ -169,8 +169,8 @@ def share_and_save(slot, page: str) -> None:
     chart and table, as one HTML file, built on click).
 
     It is drawn after the page ran, and its contents are built only when it opens (a full rerun):
-    so they hold what the page shows now, even after a fragment redrew part of it, and a closed
-    one costs no rerun anything.
+    so they hold what the page shows now, even after a fragment redrew part of it, and while it is
+    closed it costs a rerun nothing.
     """
     with slot.container():
         menu = st.popover("🔗 Share this view", width="stretch", key="share_view", on_change="rerun")
