@@ -2,10 +2,10 @@
 
 Every session but one opens the masked-word page or the attention page, alternately; once all are
 open, the last one starts fine-tuning on the built-in dataset and the others type their own
-sentences at the same moment. Each answer is timed twice: from the keystroke to the finished rerun on the page (what
-this browser, shared by every session, managed to draw), and from the session's message leaving
-the browser to the server's last bytes of the answer (tests/tap.py, a relay per session: what a
-student on their own machine waits for before drawing). Each answer is checked to be *that*
+sentences at the same moment. Each answer is timed twice: from the keystroke to the finished
+rerun on the page (what this browser, shared by every session, managed to draw), and from the
+session's message reaching the server to the server's last message of the answer (tests/tap.py,
+a relay per session: what a student on their own machine waits for before drawing). Each answer is checked to be *that*
 session's (its own word, its own token count, nobody else's). Around it: the shared model's
 weight fingerprint before and after, the server's memory, and the CPU the server and the browser
 spent per answer. Used by tests/test_browser_load.py (CI: 10 sessions) and bench/bench_classroom.py.
@@ -36,7 +36,7 @@ class LoadReport:
     sessions: int
     rounds: int
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"masked": [], "attention": []})
-    # keystroke sent -> the answer's last message received, at the browser's network stack
+    # the session's message -> the server's last message of the answer, timed by tests/tap.py
     server_latencies: dict[str, list[float]] = field(default_factory=lambda: {"masked": [], "attention": []})
     errors: list[str] = field(default_factory=list)  # exception boxes, page errors, timeouts
     wrong: list[str] = field(default_factory=list)  # an answer that was not the session's own
@@ -137,8 +137,7 @@ class StartTogether:
     """Every querying session opens its page first; then they all type at the same moment."""
 
     def __init__(self, sessions: int) -> None:
-        self.waiting, self.go = sessions, asyncio.Event()
-        self.all_open = asyncio.Event()
+        self.waiting, self.all_open, self.go = sessions, asyncio.Event(), asyncio.Event()
 
     def opened(self) -> None:  # called once per session, opened or failed
         self.waiting -= 1
@@ -148,7 +147,8 @@ class StartTogether:
 
 async def _ask(page, report: LoadReport, name: str, kind: str, rounds: list[tuple],
                start: StartTogether, check=None) -> None:
-    """Type each (sentence, key, marker) in `page`'s box once every session is ready; time the answers."""
+    """Once every session is ready, type each round's (box, key, text, marker): press `key` in `box`
+    with `text`, wait until `marker` (JS) is true, time it, then `check` the page."""
     start.opened()
     await start.go.wait()
     for box, key, text, marker in rounds:
@@ -166,16 +166,25 @@ async def _ask(page, report: LoadReport, name: str, kind: str, rounds: list[tupl
         await _no_exception(page, report, name)
 
 
-async def _masked_session(context, url: str, i: int, report: LoadReport, start: StartTogether) -> None:
-    name = f"session {i} (masked)"
+async def _open_box(context, url: str, report: LoadReport, name: str, label: str, start: StartTogether):
+    """(page, its text box labelled `label`), or None (noted, and counted as ready) if it did not open."""
     try:
         page = await _page(context, report, name)
-        await _open(page, url + "/masked")
-        box = page.get_by_label("Sentence with masks")
+        await _open(page, url)
+        box = page.get_by_label(label, exact=True)
         await box.wait_for()
-    except Exception as err:  # noqa: BLE001
+        return page, box
+    except Exception as err:  # noqa: BLE001 - a page that does not open is a finding
         report.errors.append(f"{name}: did not open ({type(err).__name__})")
-        return start.opened()
+        start.opened()
+        return None
+
+
+async def _masked_session(context, url: str, i: int, report: LoadReport, start: StartTogether) -> None:
+    name = f"session {i} (masked)"
+    if not (opened := await _open_box(context, url + "/masked", report, name, "Sentence with masks", start)):
+        return
+    page, box = opened
     others = [w for w in WORDS[:report.sessions] if w != WORDS[i]]
 
     async def own_words_only():
@@ -190,14 +199,9 @@ async def _masked_session(context, url: str, i: int, report: LoadReport, start: 
 
 async def _attention_session(context, url: str, i: int, report: LoadReport, start: StartTogether) -> None:
     name = f"session {i} (attention)"
-    try:
-        page = await _page(context, report, name)
-        await _open(page, url + "/attention")
-        box = page.get_by_label("Sentence", exact=True)
-        await box.wait_for()
-    except Exception as err:  # noqa: BLE001
-        report.errors.append(f"{name}: did not open ({type(err).__name__})")
-        return start.opened()
+    if not (opened := await _open_box(context, url + "/attention", report, name, "Sentence", start)):
+        return
+    page, box = opened
     rounds = []
     for r in range(report.rounds):
         repeats = i + r * report.sessions  # a token count no other session or round asks for
@@ -255,8 +259,7 @@ def cpu_seconds(pid: int | None) -> float:
 
 async def _browser_settles(limit_s: float = 60) -> float:
     """Wait until the browser has finished drawing the opened pages (under a fifth of a core for a
-    second: a fine-tune's live chart keeps drawing), so the answers do not compete with the pages'
-    first drawing; returns the wait."""
+    second), so the answers do not compete with the pages' first drawing; returns the wait."""
     started = time.perf_counter()
     before = browser_cpu_seconds()
     while time.perf_counter() - started < limit_s:
