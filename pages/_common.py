@@ -16,8 +16,11 @@ from core.figures.export import FORMATS, INSTALL_HINT, browser_found, export
 from core.figures.report import page_report
 from core.inputs.links import PRIVATE, TEXT_CAP, share_link
 from core.jobs import JOBS, Job
+from core.lessons.pages import page_catalog
 from core.models.hub_cache import cached_models
-from core.models.loading import EMBEDDED, HUB_PRESETS, LoadedModel, list_local_models, load_model, session_runs_dir
+from core.models.loading import (EMBEDDED, HUB_PRESETS, LoadedModel, is_offline, list_local_models, load_model,
+                                 session_runs_dir)
+from core.models.saved import local_kind
 
 OTHER_HUB = "Another hub model…"
 LOCAL = "A local folder…"
@@ -47,9 +50,19 @@ def keep(**defaults) -> None:
     address if it is there, as a bound widget would take it, so a link (a shared view, a lesson step)
     also fills the text a closed tab reads."""
     for key, default in defaults.items():
-        if key not in st.session_state and isinstance(default, str):
-            default = st.query_params.get(key, default)[:TEXT_CAP]
+        if key not in st.session_state and key in st.query_params:
+            default = _from_address(st.query_params[key], default)
         st.session_state[key] = st.session_state.get(key, default)
+
+
+def _from_address(text: str, default):
+    """A text (cut to TEXT_CAP) or a switch from the address, as its widget would take it. A number
+    is left to its widget's own check of the range: the page's start stands."""
+    if isinstance(default, str):
+        return text[:TEXT_CAP]
+    if isinstance(default, bool):
+        return {"true": True, "false": False}.get(text.lower(), default)
+    return default
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -74,15 +87,17 @@ def table(data, **kwargs) -> None:
         tables.append(data)
 
 
-def figure(fig, key: str, **kwargs) -> None:
-    """A plotly chart with a "Download" menu: PNG, SVG and standalone HTML, drawn only on click.
+def figure(fig, key: str, where=st, **kwargs) -> None:
+    """A plotly chart with a "Download" menu: PNG, SVG and standalone HTML, drawn only on click,
+    and kept for "Download this page". Every static chart goes through here, wherever it is placed
+    (`where`: a column or a tab), so none lacks the menu or is missing from the report.
 
     `key` names the files and keys the widgets, so it must be unique on the page.
     """
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
-    st.plotly_chart(fig, key=key, **kwargs)
+    where.plotly_chart(fig, key=key, **kwargs)
     _report()["figures"][key] = fig
-    menu = st.popover("⬇ Download figure", key=f"{key}_export", on_change="rerun")
+    menu = where.popover("⬇ Download figure", key=f"{key}_export", on_change="rerun")
     if not menu.open:  # lazy: its buttons cost every rerun's browser work, and are seldom wanted
         return
     with menu:
@@ -99,17 +114,28 @@ _MODEL_PARAM = "model"
 LESSON_PARAMS = ("lesson", "step")  # what a lesson step's link adds to a page's address
 
 
-def shared(key: str) -> dict:
+def shared(key: str, label: str = "") -> dict:
     """Widget arguments that keep its value in the page address (Streamlit's `bind="query-params"`),
     so "Share this view" gives a link that restores it. Streamlit drops a value the widget cannot
-    take (out of range, not an option) and cuts text to the widget's `max_chars`."""
+    take (out of range, not an option) and cuts text to the widget's `max_chars`. A page's labels
+    are read from its source (page_catalog); a key built at run time passes its `label` here."""
     st.session_state.setdefault("_shared_keys", set()).add(key)
+    if label:
+        st.session_state.setdefault("_shared_labels", {})[key] = label
     return {"key": key, "bind": "query-params"}
 
 
-def shared_text(key: str) -> dict:
+def take_unless_linked(first: bool, **values) -> None:
+    """Set widget values the page computes (a task's recipe, all of a dataset's rows), except, on the
+    page's `first` run, those an arriving link carries: a shared view keeps its own settings."""
+    for key, value in values.items():
+        if not (first and key in st.query_params):
+            st.session_state[key] = value
+
+
+def shared_text(key: str, label: str = "") -> dict:
     """`shared` for a short text box: a link can fill it with at most TEXT_CAP characters."""
-    return {**shared(key), "max_chars": TEXT_CAP}
+    return {**shared(key, label), "max_chars": TEXT_CAP}
 
 
 def _shareable(choice: str) -> bool:
@@ -153,17 +179,33 @@ def note_unused_link_params(page: str) -> None:
                            f"out or corrected: {names}.")
 
 
-def _shown_inputs() -> dict[str, list[str]]:
-    """This run's address-bound widgets and their values, defaults included (the address omits those)."""
+def _kept_off_default(page: str) -> dict[str, list[str]]:
+    """Values a bound widget leaves out of the address because they equal *its* default, though the
+    page starts elsewhere (a toggle `keep` starts on): the link must carry them, or it opens with the
+    page's start instead."""
+    starts = page_catalog()[page].defaults if page in page_catalog() else {}
+    extra = {}
+    for key in st.session_state.get("_shared_keys", ()):
+        value = st.session_state.get(key)
+        if key not in st.query_params and key in starts and value != starts[key] and isinstance(value, (str, bool, int, float)):
+            extra[key] = [str(value).lower() if isinstance(value, bool) else str(value)]
+    return extra
+
+
+def _shown_inputs(page: str) -> dict[str, list[str]]:
+    """This run's address-bound widgets and their values, defaults included (the address omits those),
+    each named by its widget's label as the page shows it, not by its internal key."""
+    labels = {**page_catalog()[page].labels, **st.session_state.get("_shared_labels", {})} \
+        if page in page_catalog() else {}
     shown = {}
     for key in sorted(st.session_state.get("_shared_keys", ())):
         value = st.session_state.get(key)
         if value is not None:
-            shown[key] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+            shown[labels.get(key, key)] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
     return shown
 
 
-def share_and_save(slot, page: str) -> None:
+def share_and_save(slot, page: str, title: str) -> None:
     """"Share this view" in the `slot` the sidebar kept for it: the link to this view (page, model,
     inputs, without the private `?me=`) and "Download this page" (the model, the inputs and every
     chart and table, as one HTML file, built on click).
@@ -176,8 +218,8 @@ def share_and_save(slot, page: str) -> None:
         menu = st.popover("🔗 Share this view", width="stretch", key="share_view", on_change="rerun")
     if not menu.open:
         return
-    report, model, inputs = _report(), model_choice(), _shown_inputs()
-    link = share_link(st.context.url or "", _params())
+    report, model, inputs = _report(), model_choice(), _shown_inputs(page)
+    link = share_link(st.context.url or "", {**_params(), **_kept_off_default(page)})
     with menu:
         st.code(link.url, language=None, wrap_lines=True)
         st.caption("Copy it with the icon on the right. It opens this page with this model and these inputs "
@@ -186,9 +228,9 @@ def share_and_save(slot, page: str) -> None:
             st.caption(f"Left out, longer than {TEXT_CAP:,} characters: {', '.join(link.left_out)}.")
         st.download_button(
             "⬇ Download this page (HTML)", key="page_report", on_click="ignore", mime="text/html",
-            data=lambda: page_report(page, model, inputs, list(report["figures"].values()), report["tables"],
+            data=lambda: page_report(title, model, inputs, list(report["figures"].values()), report["tables"],
                                      link.url),
-            file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", page.lower()).strip("-") + ".html",
+            file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", title.lower()).strip("-") + ".html",
             help="One file with this page's inputs, model, charts (interactive, offline) and tables.")
 
 
@@ -305,11 +347,26 @@ def offline_hub_models() -> list[str]:
     return cached_models()
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def offline_now() -> bool:
+    """No internet (or HF_HUB_OFFLINE): looked up once a minute, not on every rerun."""
+    return is_offline()
+
+
 def model_options() -> list[str]:
-    """Every model this session may pick: embedded, hub presets and cached hub models, shared and
-    own local folders."""
-    cached = [m for m in offline_hub_models() if m not in HUB_PRESETS]
-    return [EMBEDDED, *HUB_PRESETS, *cached, *list_local_models(my_runs_dir())]
+    """Every model this session can use now: embedded, hub presets (online) and cached hub models,
+    shared and own local folders. Offline, a hub model that is not in the cache is left out: it
+    would only fail."""
+    cached = offline_hub_models()
+    hub = [*HUB_PRESETS, *(m for m in cached if m not in HUB_PRESETS)]
+    if offline_now():
+        hub = [m for m in hub if m in cached]
+    return [EMBEDDED, *hub, *list_local_models(my_runs_dir())]
+
+
+def needs_internet() -> list[str]:
+    """The hub presets this session cannot use now (offline and not downloaded beforehand)."""
+    return [m for m in HUB_PRESETS if m not in offline_hub_models()] if offline_now() else []
 
 
 def model_choice() -> str:
@@ -329,7 +386,7 @@ def _label(option: str) -> str:
     if option == EMBEDDED:
         return "embedded · MiniLM-L6 (offline)"
     if option.startswith("local:"):
-        return f"fine-tuned · {option.rsplit('/', 1)[-1]}"
+        return f"{local_kind(option.removeprefix('local:'))} · {option.rsplit('/', 1)[-1]}"
     return f"{option} · available offline" if option in offline_hub_models() else option
 
 
@@ -356,6 +413,10 @@ def sidebar():
             on_change=lambda: _choose(st.session_state.model_picker),
             help="The embedded model works offline. Hub models need internet, unless they were "
                  "downloaded beforehand (`python -m core download MODEL`): those say \"available offline\".")
+        if missing := needs_internet():
+            st.caption(f"📴 Offline: {len(missing)} hub models wait for the internet.",
+                       help="They appear here once the server is online, or once they are downloaded beforehand "
+                            "(`python -m core download MODEL`).")
         if picked == OTHER_HUB:
             st.text_input("Hub id", placeholder="e.g. prajjwal1/bert-tiny", key="hub_id",
                           on_change=lambda: _choose(st.session_state.hub_id.strip()))

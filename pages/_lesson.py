@@ -54,6 +54,8 @@ def arrive_at_step(page: str) -> None:
     `page` makes that step current and lets the page's widgets take its settings from the address
     (a value the session already holds would otherwise win over the address). Runs of the same
     step on the same page (the student working) leave the widgets alone."""
+    if st.session_state.pop("lesson_open", False) and (active := _active()):
+        _open_step(*active)  # a lesson was just picked: its first step opens, settings and all
     name, step = st.query_params.get("lesson", ""), st.query_params.get("step", "")
     lesson = _lesson_named(name)
     if lesson is None or not step.isdigit() or not 1 <= int(step) <= len(lesson.steps):
@@ -64,22 +66,39 @@ def arrive_at_step(page: str) -> None:
     current = lesson.steps[int(step) - 1]
     if current.page.name != page:
         return
-    for key in current.state:
-        st.session_state.pop(key, None)
+    for key in current.page.settings:  # the step's settings come from the address; the others start afresh
+        if key in current.state or key not in current.page.defaults:
+            st.session_state.pop(key, None)
+        else:  # set, not dropped: the browser would otherwise keep showing (and send back) the old value
+            st.session_state[key] = current.page.defaults[key]
     st.query_params["step"] = step  # unchanged, but it sends the browser the step's whole address
     take_linked_model(current.state.get("model", [""])[-1])
 
 
-def _step_link(lesson: Lesson, index: int, label: str, **kwargs) -> None:
-    step = lesson.steps[index]
-    params = {**step.state, "lesson": lesson.name, "step": str(index + 1), "me": session_id()}
+def _step_address(lesson: Lesson, index: int) -> dict[str, list[str] | str]:
+    """The address that opens step `index`: its settings, the lesson, the step and the student's id."""
+    params = {**lesson.steps[index].state, "lesson": lesson.name, "step": str(index + 1), "me": session_id()}
     params.pop("model", None)  # the model travels through arrive_at_step, not the address
-    st.page_link(step.page.path, label=label, query_params=params, **kwargs)
+    return params
+
+
+def _step_link(lesson: Lesson, index: int, label: str, **kwargs) -> None:
+    st.page_link(lesson.steps[index].page.path, label=label, query_params=_step_address(lesson, index), **kwargs)
+
+
+def _open_step(lesson: Lesson, index: int) -> None:
+    """Go to the step's page with its address, as its link would. (With the new address given,
+    st.switch_page replaces the old one, bound widgets and all.)"""
+    st.switch_page(lesson.steps[index].page.path, query_params=_step_address(lesson, index))
 
 
 def _picked() -> None:
-    if st.session_state["lesson_pick"] != _UPLOAD:
-        st.session_state.update(lesson_name=st.session_state["lesson_pick"], lesson_step=0)
+    """A lesson picked: its step 1 opens on the next run (a callback cannot switch pages)."""
+    if st.session_state["lesson_pick"] not in (_UPLOAD, _NONE):
+        st.session_state.update(lesson_name=st.session_state["lesson_pick"], lesson_step=0, lesson_seen=None,
+                                lesson_open=True)
+    elif st.session_state["lesson_pick"] == _NONE:
+        st.session_state.update(lesson_name=_NONE, lesson_step=0)
 
 
 def _pick() -> None:
@@ -110,7 +129,12 @@ def _upload() -> None:
     except UserError as err:
         st.error(f"{Path(file.name).name}, {err}")
         return
-    st.session_state.update(lesson_own=lesson, lesson_own_id=file.file_id, lesson_name=OWN, lesson_step=0)
+    answers = st.session_state.get("quiz_answers", {})
+    for key in [k for k in answers if k.startswith(f"{OWN}:")]:  # a new file is a new lesson: a fresh score
+        del answers[key]
+    st.session_state.update(lesson_own=lesson, lesson_own_id=file.file_id, lesson_name=OWN, lesson_step=0,
+                            lesson_seen=None)
+    _open_step(lesson, 0)
 
 
 def _question(lesson: Lesson, index: int) -> None:
@@ -140,12 +164,14 @@ def _question(lesson: Lesson, index: int) -> None:
         st.caption(quiz.reveal)
 
 
-def _score() -> None:
-    answers = list(st.session_state.get("quiz_answers", {}).values())
+def _score(lesson: Lesson) -> None:
+    """The score of this lesson alone (another lesson's answers are not added in), and its CSV."""
+    answers = [a for k, a in st.session_state.get("quiz_answers", {}).items() if k.startswith(f"{lesson.name}:")]
     if answers:
-        st.caption(f"Your score: {sum(a['correct'] for a in answers)} of {len(answers)} questions answered.")
-        st.download_button("⬇ My answers (CSV)", lambda: answers_csv(answers), "my-answers.csv", "text/csv",
-                           on_click="ignore", key="quiz_csv")
+        st.caption(f"Your score in this lesson: {sum(a['correct'] for a in answers)} of {len(answers)} "
+                   "questions answered.")
+        st.download_button("⬇ My answers (CSV)", lambda: answers_csv(answers), f"my-answers-{lesson.name}.csv",
+                           "text/csv", on_click="ignore", key="quiz_csv")
 
 
 def lesson_bar(page: str) -> None:
@@ -158,7 +184,6 @@ def lesson_bar(page: str) -> None:
             st.caption(f"⚠️ lessons/{name} was left out: {reason}")
         if active is None:
             st.caption("A lesson walks the pages step by step, with questions the live model answers.")
-            _score()
             return
         lesson, index = active
         step = lesson.steps[index]
@@ -173,4 +198,4 @@ def lesson_bar(page: str) -> None:
             _step_link(lesson, min(index + 1, len(lesson.steps) - 1), "Next ▶", disabled=index == len(lesson.steps) - 1)
         if step.question is not None:
             _question(lesson, index)
-        _score()
+        _score(lesson)

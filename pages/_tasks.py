@@ -11,10 +11,11 @@ from core.errors import UserError
 from core.figures.tasks import highlight, span_probabilities
 from core.figures.training import class_probabilities, confusion_figure
 from core.inputs.datasets import BUILTIN, HUB_DATASETS, builtin_sentiment, load_hub_dataset, read_labelled_csv, split_validation
+from core.inputs.examples import TRY_SENTENCE
 from core.models.classifiers import classify
 from core.tasks.predict import answer_question, tag_text
 from core.tasks.sources import hold_out, task_data
-from pages._common import figure, table
+from pages._common import figure, shared, shared_text, table
 
 TITLES = {"sentences": "Sentences (sentiment)", "pairs": "Sentence pairs (NLI)", "tokens": "Named entities",
           "qa": "Question answering"}
@@ -34,25 +35,25 @@ LESSONS = {
           "score (end after start, at most 30 tokens). A paragraph longer than the model's window is cut "
           "into overlapping windows, and the best span of all of them wins. Scored like SQuAD: **exact "
           "match** and word-overlap **F1**. With a few hundred questions, runs differ a lot from seed to "
-          "seed (test F1 0.28 to 0.68 over three seeds, bench/RESULTS.md): if the loss stalls, change the seed.",
+          "seed (test F1 0.28 to 0.68 over three seeds, measured here): if the loss stalls, change the seed.",
 }
 SOURCES = {BUILTIN: "Built-in", "upload": "Upload a file", "hub": "Hub dataset (needs internet)"}
 BUILTIN_NOTES = {
     "sentences": "1,370 short reviews (products, films, food, travel, services…) written for this app; fixed "
                  "splits: 1,090 train / 140 validation / 140 test. The test split stays unseen.",
     "pairs": "720 NLI pairs written for this app: 240 premises, each with an entailed, a neutral and a "
-             "contradicting hypothesis; split by premise 540 / 90 / 90 (core/data/DATA_CARD_pairs.md).",
+             "contradicting hypothesis; split by premise 540 / 90 / 90.",
     "tokens": "480 sentences tagged with people, places, organisations and other names (PER, LOC, ORG, MISC), "
-              "written for this app; 360 / 60 / 60 (core/data/DATA_CARD_entities.md).",
+              "written for this app; 360 / 60 / 60.",
     "qa": "360 questions on 90 paragraphs written for this app, split by paragraph 280 / 40 / 40; ten "
-          "paragraphs are long enough to need several windows (core/data/DATA_CARD_questions.md).",
+          "paragraphs are long enough to need several windows.",
 }
 
 
 def pick_data(task: str, seed: int, offline: bool):
     """(train, evaluation, fetch) from the data widgets: the data shown now, or `fetch()` to
     download it when training starts (hub datasets). Bad input is an error on the page."""
-    source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="ft_source")
+    source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, horizontal=True, **shared("ft_source"))
     try:
         if source == BUILTIN:
             st.caption(BUILTIN_NOTES[task])
@@ -70,7 +71,7 @@ def pick_data(task: str, seed: int, offline: bool):
 
 
 def _upload(task: str, seed: int):
-    held = lambda: st.slider("Held out for validation", 10, 40, 20, step=5, format="%d%%", key="ft_held_out",  # noqa: E731
+    held = lambda: st.slider("Held out for validation", 10, 40, 20, step=5, format="%d%%", **shared("ft_held_out"),  # noqa: E731
                              help="Rows the model never trains on, to measure it honestly.") / 100
     if task == "sentences":
         upload = st.file_uploader("CSV file (UTF-8 with a header row)", type=["csv"], key="ft_upload")
@@ -109,7 +110,7 @@ def _hub(task: str, seed: int, offline: bool):
     datasets = HUB_DATASETS if task == "sentences" else task_data(task).hub
     c1, c2 = st.columns(2)
     name = c1.selectbox("Hub dataset", list(datasets), key=f"ft_hub_{task}")
-    limit = int(c2.number_input("Training rows", 100, 20_000, 2_000, step=100, key="ft_hub_limit",
+    limit = int(c2.number_input("Training rows", 100, 20_000, 2_000, step=100, **shared("ft_hub_limit"),
                                 help="A random sample; validation gets a fifth as many (at least 200)."))
     if offline:
         st.warning("No internet here: hub datasets can't be downloaded. Use the built-in dataset or a file.")
@@ -160,7 +161,7 @@ def show_scores(task: str, result, evaluation) -> None:
     c[4].metric("Speed", f"{result.samples_per_s:.1f} ex/s")
     if task in ("sentences", "pairs"):
         left, right = st.columns([2, 3])
-        left.plotly_chart(confusion_figure(best.confusion, result.label_names), key="ft_confusion")
+        figure(confusion_figure(best.confusion, result.label_names), "ft_confusion", where=left)
         wrong = [i for i, (p, y) in enumerate(zip(best.predictions, evaluation.labels)) if p != y]
         right.markdown(f"**Misclassified validation examples** ({len(wrong)} of {len(evaluation)})")
         rows = {"text": [evaluation.texts[i] for i in wrong]}
@@ -197,8 +198,8 @@ def try_it(task: str, loaded, key: str) -> None:
 
 
 def _try_sentence(loaded, key: str) -> None:
-    text = st.text_input("A sentence for the classifier", "The staff were lovely and the room was spotless.",
-                         key=key, max_chars=5_000)
+    label = "A sentence for the classifier"
+    text = st.text_input(label, TRY_SENTENCE, **shared_text(key, label))
     _show_label(loaded, key, text)
 
 

@@ -6,8 +6,8 @@ start()  # first, before the heavy imports below: see pages/_startup.py
 import streamlit as st
 
 from core.figures import bertviz as bertviz_views
-from core.explain.attention import (STATS, compute_attention, describe_patterns, head_average, head_change,
-                            rank_heads, result_stats, rollout, stats_records, top_head)
+from core.explain.attention import (STATS, compute_attention, counted, counted_label, describe_patterns, head_average, head_change,
+                                    head_name, rank_heads, result_stats, rollout, stats_records, top_head)
 from core.errors import UserError
 from core.figures import attention as figs
 from core.offline import vendor_js
@@ -44,8 +44,10 @@ def bertviz_html(choice: str, text: str, pair: str, view: str, layers: tuple, la
 
 def layer_head_pickers(result, key: str, default=(0, 0)):
     left, right = st.columns(2)
-    layer = left.selectbox("Layer", range(result.layers), index=min(default[0], result.layers - 1), key=f"{key}_layer")
-    head = right.selectbox("Head", range(result.heads), index=min(default[1], result.heads - 1), key=f"{key}_head")
+    layer = left.selectbox("Layer", range(result.layers), index=min(default[0], result.layers - 1), key=f"{key}_layer",
+                           format_func=counted_label)
+    head = right.selectbox("Head", range(result.heads), index=min(default[1], result.heads - 1), key=f"{key}_head",
+                           format_func=counted_label)
     return layer, head
 
 
@@ -82,9 +84,10 @@ def attention_view(model) -> None:
         if grid.open:
             long_input = result.n > figs.GRID_TILE
             c1, c2 = st.columns(2)
-            layers = c1.multiselect("Layers", range(result.layers), default=list(range(result.layers)),
+            layers = c1.multiselect("Layers", range(result.layers), default=list(range(result.layers)), format_func=counted_label,
                                     key="grid_layers")
-            heads = c2.multiselect("Heads", range(result.heads), default=list(range(result.heads)), key="grid_heads")
+            heads = c2.multiselect("Heads", range(result.heads), default=list(range(result.heads)), key="grid_heads",
+                                   format_func=counted_label)
             if not layers or not heads:
                 st.info("Pick at least one layer and one head.")
             else:
@@ -99,12 +102,12 @@ def attention_view(model) -> None:
 
     with flow:
         if flow.open:
-            layer = st.slider("Up to layer", 0, result.layers - 1, result.layers - 1, key="flow_layer")
+            layer = st.slider("Up to layer", 1, result.layers, result.layers, key="flow_layer") - 1
             left, right = st.columns(2)
-            left.plotly_chart(figs.matrix_figure(head_average(result.attn)[layer], result.tokens,
-                                                 f"Layer {layer}, average of the heads"), width="stretch")
-            right.plotly_chart(figs.matrix_figure(rollout_of(model.choice, text, pair)[layer], result.tokens,
-                                                  f"Rollout through layers 0–{layer}"), width="stretch")
+            figure(figs.matrix_figure(head_average(result.attn)[layer], result.tokens,
+                                      f"Layer {counted(layer)}, average of the heads"), "attention_average", where=left)
+            figure(figs.matrix_figure(rollout_of(model.choice, text, pair)[layer], result.tokens,
+                                      f"Rollout through layers 1–{counted(layer)}"), "attention_rollout", where=right)
             st.caption("**Rollout** (Abnar & Zuidema, 2020) follows information through the layers: each "
                        "layer's average attention is mixed half-and-half with the identity (the residual "
                        "connection keeps each token's own vector), and the layers are multiplied. Row *i* "
@@ -118,7 +121,8 @@ def attention_view(model) -> None:
             figure(figs.stat_figure(stats, name, STAT_NAMES[name]), "attention_statistic", width="stretch")
             st.caption("Averaged over every token of this input (padding excluded). Click a column "
                        "header to sort the table.")
-            table(stats_records(stats), column_config={
+            table([{**r, "layer": counted(r["layer"]), "head": counted(r["head"])} for r in stats_records(stats)],
+                  column_config={
                 k: st.column_config.NumberColumn(STAT_NAMES[k], help=STATS[k], format="%.3f") for k in STATS})
 
     with link:
@@ -137,7 +141,7 @@ def attention_view(model) -> None:
             figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
                    "attention_link", width="stretch")
             best = rows[0]
-            st.caption(f"Strongest: layer {best['layer']} head {best['head']} with weight {best['attention']:.3f} "
+            st.caption(f"Strongest: {head_name(best['layer'], best['head'])} with weight {best['attention']:.3f} "
                        f"(a uniform head would give {1 / result.n:.3f}).")
 
     with bertviz:
@@ -147,12 +151,15 @@ def attention_view(model) -> None:
             view = st.segmented_control("View", ["Head view", "Model view", "Neuron view"], default="Head view",
                                         **shared("bv_view")) or "Head view"
             layers, layer, head = tuple(range(result.layers)), 0, 0
+            st.caption("bertviz's own menus count layers and heads from 0: its *Layer 0* is layer 1 on every other "
+                       "view of this app.")
             if view == "Neuron view":
-                st.caption("Shows how one head's query and key vectors multiply into its attention weights.")
-                layer, head = layer_head_pickers(result, "bv", default=best_prev)
+                st.caption("Shows how one head's query and key vectors multiply into its attention weights. It "
+                           "opens on the strongest previous-token head; pick another in the view's own menus.")
+                layer, head = best_prev
             else:
                 default_layers = list(range(result.layers)) if result.n <= 64 else [result.layers - 1]
-                layers = tuple(sorted(st.multiselect("Layers to include", range(result.layers),
+                layers = tuple(sorted(st.multiselect("Layers to include", range(result.layers), format_func=counted_label,
                                                      default=default_layers, key="bv_layers",
                                                      help="Fewer layers keep bertviz responsive on long inputs.")))
             if not layers:
@@ -205,8 +212,7 @@ def attention_view(model) -> None:
                                                     "(0 = the same, 1 = completely different)"),
                                "attention_change", width="stretch")
                         layer, head, value = top_head(change, "change")
-                        st.caption(f"Same tokens, same shape: the head that changed most is layer {layer} "
-                                   f"head {head} "
+                        st.caption(f"Same tokens, same shape: the head that changed most is {head_name(layer, head)} "
                                    f"({value:.2f}, the share of each row's attention that moved).")
                         default = (layer, head)
                     else:
@@ -224,7 +230,7 @@ def attention_view(model) -> None:
                                 figure(figs.head_figure(res, layer, head), f"attention_compare_{side}",
                                        width="stretch")
                             else:
-                                st.info(f"This model has no layer {layer} head {head}.")
+                                st.info(f"This model has no {head_name(layer, head)}.")
                             figure(figs.stat_figure(sts, name, STAT_NAMES[name]),
                                    f"attention_compare_{side}_statistic", width="stretch")
 

@@ -18,6 +18,7 @@ from core.explain.targets import Target, choose_target, class_probabilities, lab
 from core.figures.explain import attribution_html, deletion_figure, faithfulness_figure
 from core.figures.masked import plain_label
 from core.inputs.datasets import builtin_sentiment
+from core.inputs.examples import EXPLAIN_CLASSIFIER, EXPLAIN_MASKED
 from core.jobs import JOBS
 from core.models.classifiers import list_classifiers, open_classifier
 from core.models.loading import EMBEDDED
@@ -27,8 +28,7 @@ from pages._common import (figure, shared, cached_model, current_model, job_pane
 
 CLASSIFIER, MASKED = "A classifier's label", "A masked word"
 HUB = "A hub classifier (online)…"
-DEFAULTS = {CLASSIFIER: "The waiter was rude and the soup was cold, but the dessert was lovely.",
-            MASKED: "The doctor told the nurse that [MASK] would be late."}
+DEFAULTS = {CLASSIFIER: EXPLAIN_CLASSIFIER, MASKED: EXPLAIN_MASKED}
 PREDICTED = "(the predicted one)"
 
 
@@ -115,11 +115,11 @@ st.markdown(
     "whether the probability really falls. Finally, it searches for the smallest edits that flip the label."
 )
 st.info("**What to expect.** Measured on the embedded model after the quick fine-tune (81% validation "
-        "accuracy), over the 140 unseen test reviews (bench/RESULTS.md): deleting the top words of **occlusion** "
+        "accuracy), over the 140 unseen test reviews: deleting the top words of **occlusion** "
         "drops the probability by 0.38 on average and those of **integrated gradients** by 0.30; last-layer "
-        "attention (0.16) and rollout (0.12) fall well short of them, though above random order (0.07), and "
+        "attention (0.16) and rollout (attention followed through every layer: 0.12) fall well short of them, though above random order (0.07), and "
         "gradient × input (0.06) does no better than random. 85% of the reviews flip with at most two word "
-        "substitutions. The embedded model's masked-word head is weak (MODEL_CARD.md), so its suggestions are "
+        "substitutions. The embedded model's masked-word head is weak, so its suggestions are "
         "not always fluent.")
 
 mode = st.radio("What to explain", [CLASSIFIER, MASKED], horizontal=True, **shared("xp_mode"))
@@ -143,10 +143,11 @@ except UserError as err:
     st.error(str(err))
     st.stop()
 
-text = st.text_area("Sentence", DEFAULTS[mode], key=f"xp_text_{mode == MASKED}", height=80, max_chars=20_000)
+text = st.text_area("Sentence", DEFAULTS[mode], **(shared("xp_masked") if mode == MASKED else shared("xp_text")),
+                    height=80, max_chars=20_000)
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
 if mode == CLASSIFIER:
-    label = c1.selectbox("Explain the label", [PREDICTED, *label_names(loaded)], key="xp_label")
+    label = c1.selectbox("Explain the label", [PREDICTED, *label_names(loaded)], **shared("xp_label"))
     wanted = dict(label=None if label == PREDICTED else label)
 else:
     word = c1.text_input("Explain the word at [MASK]", **shared("xp_word"), placeholder="(the top guess)", max_chars=40)
@@ -205,7 +206,8 @@ with faithful_tab:
                for m, c in sorted(faith.comprehensiveness.items(), key=lambda kv: -kv[1])])
         st.caption("Comprehensiveness: how much the probability drops without the top 1/5/10/20/50% of the "
                    "words (higher is better). Sufficiency: how much it drops with *only* those words (lower is "
-                   "better). Both are ERASER's AOPC scores (DeYoung et al. 2020).")
+                   "better). Both average the drop over those five cuts (the *area over the perturbation curve*, AOPC, of "
+                   "ERASER, DeYoung et al. 2020).")
         if mode == CLASSIFIER:
             st.subheader("Over many sentences")
             n = st.slider("Test reviews to explain", 10, 140, 40, 10, key="xp_faith_n")

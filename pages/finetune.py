@@ -13,7 +13,6 @@ from core.errors import UserError
 from core.figures.training import training_curves
 from core.jobs import JOBS
 from core.models.classifiers import as_loaded, list_classifiers, open_classifier
-from core.models.loading import is_offline
 from core.models.saved import zip_folder
 from core.tasks.heads import TASKS
 from core.tasks.scores import expectation
@@ -21,7 +20,7 @@ from core.tasks.sources import HEAD_OF_TASK, PRESETS, RECIPES, describe, token_l
 from core.training.config import TrainConfig
 from core.training.finetune import estimate_seconds, finetune, measure_throughput
 from pages._common import (figure, current_model, job_panel, job_running, jobs_caption, latest, my_runs_dir, name_box,
-                           new_model_dir, start_job)
+                           new_model_dir, offline_now, shared, start_job, take_unless_linked)
 from pages._tasks import LESSONS, TITLES, pick_data, show_rows, show_scores, try_it
 
 st.title("🎯 Fine-tuning")
@@ -41,18 +40,13 @@ if choice == "embedded":
                "adaptation the other pages use serves word prediction, not classification.")
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def offline_now() -> bool:
-    return is_offline()
-
-
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def trained_model(choice: str, head: str):
     """A saved or hub model with a trained head, loaded once per process (never changed by a page)."""
     return open_classifier(choice, (head,))
 
 
-task = st.radio("Task", TASKS, format_func=TITLES.get, horizontal=True, key="ft_task")
+task = st.radio("Task", TASKS, format_func=TITLES.get, horizontal=True, **shared("ft_task"))
 st.markdown(LESSONS[task])
 if expected := expectation(task):
     st.caption(expected)
@@ -63,11 +57,11 @@ seed = int(st.session_state.get("ft_seed", 42))
 train, evaluation, fetch = pick_data(task, seed, offline_now())
 if train is not None:
     st.caption(f"Training: {describe(train)} · validation: {len(evaluation):,} rows")
-    if st.session_state.get("ft_limit_for") != (train.name, len(train)):
-        st.session_state["ft_limit_for"] = (train.name, len(train))  # new data: start from all its rows
-        st.session_state["ft_limit"] = len(train)
+    if st.session_state.get("ft_limit_for") != (train.name, len(train)):  # new data: start from all its rows
+        take_unless_linked(ft_limit=len(train), first="ft_limit_for" not in st.session_state)
+        st.session_state["ft_limit_for"] = (train.name, len(train))
     limit = st.number_input("Train on at most this many rows", min(len(train), 2), len(train),
-                            step=50, key="ft_limit",
+                            step=50, **shared("ft_limit"),
                             help="Fewer rows train faster; a classroom demo learns something from 200.")
     train = train.sample(int(limit), seed)
     with st.expander("Look at the training rows"):
@@ -92,22 +86,23 @@ if TECHNIQUES and task == "sentences" and (train is not None or fetch):
 
 # ------------------------------------------------------------------------------ 2. settings
 st.header("2 · Settings")
-if st.session_state.get("ft_recipe_for") != task:
-    st.session_state["ft_recipe_for"] = task  # a new task: the settings measured to train it well here
+if st.session_state.get("ft_recipe_for") != task:  # a new task: the settings measured to train it well here
     recipe = RECIPES[task]
-    st.session_state.update(ft_epochs=recipe["epochs"], ft_lr=recipe["lr"], ft_max_len=recipe["max_length"])
+    take_unless_linked(ft_epochs=recipe["epochs"], ft_lr=recipe["lr"], ft_max_len=recipe["max_length"],
+                       first="ft_recipe_for" not in st.session_state)
+    st.session_state["ft_recipe_for"] = task
 c = st.columns(4)
-epochs = c[0].number_input("Epochs", 1, 20, key="ft_epochs",
+epochs = c[0].number_input("Epochs", 1, 20, **shared("ft_epochs"),
                            help="Passes over the training data. 2–4 is the usual range for BERT; "
                                 "more overfits small datasets (watch validation loss rise).")
-batch_size = c[1].select_slider("Batch size", [4, 8, 16, 32, 64], 16, key="ft_batch",
+batch_size = c[1].select_slider("Batch size", [4, 8, 16, 32, 64], 16, **shared("ft_batch"),
                                 help="Examples per step. 16–32 is the BERT paper's range; on a CPU bigger "
                                      "batches are barely faster per example.")
-lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], key="ft_lr",
+lr = c[2].select_slider("Learning rate", [1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 2e-4], **shared("ft_lr"),
                         format_func=lambda v: f"{v:.0e}",
                         help="2e-5 to 5e-5 is the BERT paper's range. Too high and the loss jumps or "
                              "the model predicts one class for everything.")
-max_length = c[3].select_slider("Max length (tokens)", [32, 64, 128, 256, 512], key="ft_max_len",
+max_length = c[3].select_slider("Max length (tokens)", [32, 64, 128, 256, 512], **shared("ft_max_len"),
                                 help="Longer inputs are cut there (paragraphs for questions are split into "
                                      "overlapping windows instead). Attention costs grow with the square of "
                                      "the length, so keep it as short as your texts allow.")
@@ -119,21 +114,21 @@ if train is not None:
                             if task == "qa" else "."))
 with st.expander("More settings"):
     m = st.columns(3)
-    grad_accum = m[0].number_input("Gradient accumulation", 1, 64, 1, key="ft_accum",
+    grad_accum = m[0].number_input("Gradient accumulation", 1, 64, 1, **shared("ft_accum"),
                                    help="Add up the gradients of K batches before each step: a batch K times "
                                         "bigger without the memory.")
-    weight_decay = m[1].number_input("Weight decay", 0.0, 0.3, 0.01, step=0.01, key="ft_wd",
+    weight_decay = m[1].number_input("Weight decay", 0.0, 0.3, 0.01, step=0.01, **shared("ft_wd"),
                                      help="Pulls weights towards zero (not biases or LayerNorm): 0.01 is standard.")
-    warmup = m[2].slider("Warmup", 0.0, 0.5, 0.1, step=0.05, key="ft_warmup",
+    warmup = m[2].slider("Warmup", 0.0, 0.5, 0.1, step=0.05, **shared("ft_warmup"),
                          help="Share of steps over which the learning rate ramps up from zero, so the "
                               "random head does not wreck BERT's weights at the start; then it decays linearly.")
     m = st.columns(3)
-    patience = m[0].number_input("Early stopping patience", 0, 20, 0, key="ft_patience",
+    patience = m[0].number_input("Early stopping patience", 0, 20, 0, **shared("ft_patience"),
                                  help="Stop after this many evaluations without a better validation accuracy "
                                       "(0: never). The best checkpoint is kept either way.")
-    eval_every = m[1].number_input("Evaluate every N steps", 0, 10_000, 0, key="ft_eval_every",
+    eval_every = m[1].number_input("Evaluate every N steps", 0, 10_000, 0, **shared("ft_eval_every"),
                                    help="0: after each epoch. More often gives smoother curves and costs time.")
-    m[2].number_input("Seed", 0, 2**31 - 1, 42, key="ft_seed",
+    m[2].number_input("Seed", 0, 2**31 - 1, 42, **shared("ft_seed"),
                       help="Fixes the head's initial weights, the shuffling and the validation split.")
 config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr), max_length=int(max_length),
                      grad_accum=int(grad_accum), weight_decay=float(weight_decay), warmup_ratio=float(warmup),

@@ -6,7 +6,12 @@ start()  # first, before the heavy imports below: see pages/_startup.py
 import streamlit as st
 
 from core.figures.diagram import architecture_dot
+from core.lessons.pages import page_purposes
 from pages._common import current_model
+
+NUMBERING = ("**How layers and heads are numbered, on every page:** from 1, as people count. Layer 0 is "
+             "the embeddings (the input to layer 1), so layer *l*'s output is the vector the Layers page "
+             "shows at layer *l*. bertviz's own menus and the command line count from 0, as transformers does.")
 
 st.title("🧸 BERT Playground")
 st.markdown(
@@ -30,18 +35,10 @@ with left:
     st.graphviz_chart(architecture_dot(model.summary()), width="stretch")
 with right:
     st.subheader("What each page teaches")
-    st.markdown(
-        """
-- **Tokens & embeddings** — what BERT actually reads: WordPiece pieces, segment and position
-  ids, and how the same word gets different vectors in different sentences.
-- **Attention** — every head of every layer, what patterns heads learn, which heads link two words.
-- **Masked words & NSP** — BERT's two pretraining games, with probabilities you can poke at.
-- **Inside BERT** — your sentence through a from-scratch BERT, one equation at a time.
-- **Augmentation** — making small datasets bigger with typos, synonyms and BERT itself.
-- **Fine-tuning** — turn the encoder into a classifier, live, on CPU or GPU.
-- **Pretraining lab** — train a tiny BERT from scratch, distil, prune and ensemble.
-"""
-    )
+    for path, title, icon, purpose in page_purposes():
+        st.page_link(path, label=title, icon=icon)
+        st.caption(purpose)
+    st.caption(NUMBERING)
     s = model.summary()
     st.metric("Parameters", f"{s['parameters'] / 1e6:.1f}M")
     st.caption(f"{s['layers']} layers · hidden size {s['hidden']} · {s['heads']} heads · "

@@ -1,4 +1,4 @@
-"""Inside BERT: the user's sentence through a from-scratch BERT, one equation at a time."""
+"""Inside BERT: your sentence through a from-scratch BERT, one equation at a time."""
 from pages._startup import start
 
 start()  # first, before the heavy imports below: see pages/_startup.py
@@ -13,6 +13,7 @@ from core.bert.model import Embeddings, EncoderLayer, MaskedLMHead, SelfAttentio
 from core.bert.walkthrough import SLICE_WIDTH, dim_window, proof, relative_change, top_predictions, walk
 from core.errors import UserError
 from core.figures.inside import layer_change, predictions, token_grid, token_matrix
+from core.inputs.examples import INSIDE_BERT, with_mask
 from pages._common import cached_model, current_model, figure, shared, shared_text, table
 
 TABLE_DIMS = 6  # columns in the small tables of real numbers
@@ -46,7 +47,7 @@ cfg = scratch.config
 
 # --- Inputs -----------------------------------------------------------------------------------
 mask = loaded.tokenizer.mask_token
-text = st.text_input("Your sentence", f"The cat sat on the {mask} because it was tired.", **shared_text("inside_text"),
+text = st.text_input("Your sentence", with_mask(INSIDE_BERT, mask), **shared_text("inside_text"),
                      help=f"Put {mask} where BERT should guess a word.")
 pair = st.text_input("Optional second sentence (segment B)", "", **shared_text("inside_pair"))
 c1, c2, c3 = st.columns(3)
@@ -133,7 +134,7 @@ step(f"2 · Queries, keys, values ({L})",
      "token hands over when it is looked at.")
 cols = st.columns(3)
 for col, name in zip(cols, "qkv"):
-    col.plotly_chart(token_matrix(s[name][head], tokens, f"{name.upper()} (head {head + 1})"), key=f"fig_{name}")
+    figure(token_matrix(s[name][head], tokens, f"{name.upper()} (head {head + 1})"), f"fig_{name}", where=col)
 table(values({"q": s["q"][head][focus], "k": s["k"][head][focus], "v": s["v"][head][focus]}, start=0))
 
 # --- 3. Scores --------------------------------------------------------------------------------
@@ -265,8 +266,8 @@ left, right = st.columns(2)
 for col, is_causal in ((left, False), (right, True)):
     name = "Causal (GPT-style)" if is_causal else "Bidirectional (BERT)"
     run = both[is_causal]
-    col.plotly_chart(token_grid(run.trace.steps["probs"][head], tokens, f"{name}: {L}", probabilities=True),
-                     key=f"fig_compare_{is_causal}")
+    figure(token_grid(run.trace.steps["probs"][head], tokens, f"{name}: {L}", probabilities=True),
+           f"fig_compare_{is_causal}", where=col)
     if loaded.has_mlm and scratch.mlm is not None:
         guesses = top_predictions(loaded, scratch, run.trace.hidden_states[-1], focus, k=5)
         with col:

@@ -381,8 +381,8 @@ with tab_ensemble:
                 st.caption("How much the meta-classifier listens to each member: its share of all the weights, and per "
                            "class the weight on that member's probability of the class (higher: trusted for it).")
             left, right = st.columns(2)
-            left.plotly_chart(ensemble_bars(result), key="en_bars")
-            right.plotly_chart(agreement_map(result), key="en_agreement")
+            figure(ensemble_bars(result), "en_bars", where=left)
+            figure(agreement_map(result), "en_agreement", where=right)
             st.caption(f"Compared with the best member, averaging fixed {result['mean']['fixed']} test texts and broke "
                        f"{result['mean']['broken']}; voting fixed {result['vote']['fixed']} and broke {result['vote']['broken']}.")
 
@@ -481,5 +481,5 @@ with tab_twins:
                     st.warning(str(err))
             tokens = tok.convert_ids_to_tokens(tok(prompt or PROMPT)["input_ids"])[:16]
             m = st.columns(2)
-            m[0].plotly_chart(visibility_figure(tokens, causal=True), key="tw_mask_causal")
-            m[1].plotly_chart(visibility_figure(tokens, causal=False), key="tw_mask_full")
+            figure(visibility_figure(tokens, causal=True), "tw_mask_causal", where=m[0])
+            figure(visibility_figure(tokens, causal=False), "tw_mask_full", where=m[1])

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
+from core.explain.attention import counted_label
 from core.figures.layers import (TASK_TITLES, counts_figure, neighbours_html, probe_figure, projector_figure,
                                  query_key_figure, sense_figure)
 from core.layers.neighbours import MAX_K, build_index, nearest, open_index
@@ -80,8 +81,8 @@ st.markdown(
     "have a **geometry** of their own (AttentionViz, Yeh et al. 2023). Here you see it live, on the sidebar's model."
 )
 st.info(
-    "**What the embedded model shows** (bench/RESULTS.md; its encoder is all-MiniLM-L6-v2 with the project's "
-    "masked-word adaptation merged in, MODEL_CARD.md). The two senses of *bank* have cosine 0.97 at layer 0 and "
+    "**What the embedded model shows** (measured here; its encoder is all-MiniLM-L6-v2 with this project's "
+    "masked-word training merged in). The two senses of *bank* have cosine 0.97 at layer 0 and "
     "0.58 at layer 6, while two uses of one sense stay at 0.77. A part-of-speech probe reads 87% at layer 0 (the "
     "word alone mostly decides), peaks at 90.5% in layer 2 and falls to 87% at the top, as Tenney et al. found for "
     "BERT's lower-middle layers; the control task falls from 77% to 54%, so **selectivity** (POS − control) "
@@ -114,8 +115,8 @@ with projector_tab:
     if projector_tab.open:
         left, right = st.columns([3, 2])
         with left:
-            st.text_area("Your sentences (one per line)", key="ly_text", height=100, max_chars=10_000)
-            st.toggle(f"Add the built-in words in two senses ({', '.join(SENSES)})", key="ly_senses")
+            st.text_area("Your sentences (one per line)", **shared("ly_text"), height=100, max_chars=10_000)
+            st.toggle(f"Add the built-in words in two senses ({', '.join(SENSES)})", **shared("ly_senses"))
             c1, c2, c3 = st.columns(3)
             method = c1.radio("Reduce with", METHODS, **shared("ly_method"), horizontal=True, format_func=str.upper,
                               help="PCA: straight lines through the cloud (fast). UMAP: keeps neighbours together "
@@ -142,15 +143,16 @@ with projector_tab:
                           "pos": lambda: list(cached_tags(choice, sentences)[rows])}[colour]()
                 candidates = sorted(set(words), key=lambda w: (w not in SENSES, w))
                 follow = left.multiselect("Follow a word through the layers", candidates,
-                                          default=[w for w in ("bank",) if w in candidates], key="ly_follow",
+                                          default=[w for w in ("bank",) if w in candidates], **shared("ly_follow"),
                                           max_selections=3)
                 paths = [i for i, w in enumerate(words) if w in follow]
                 hover = [f"{states.tokens[r]} · {states.context(r)}" for r in rows]
-                left.plotly_chart(projector_figure(shown.points, labels, hover, start=0, follow=paths,
-                                                   title=f"{len(rows)} tokens · {method.upper()}"), key="ly_projector")
-                left.caption("Press ▶ or drag the slider: each point is one token, and Procrustes alignment keeps the "
-                             "axes still between layers, so what moves is the token. Black lines are the paths of "
-                             "the followed words, numbered by layer.")
+                figure(projector_figure(shown.points, labels, hover, start=0, follow=paths,
+                                         title=f"{len(rows)} tokens · {method.upper()}"), "ly_projector", where=left)
+                left.caption("Press ▶ or drag the slider: each point is one token. Each layer's cloud is turned to line "
+                             "up with the one before (a Procrustes alignment: the best rotation, nothing stretched), so "
+                             "the axes stay still and what moves is the token. The lines are the paths of the followed "
+                             "words only, numbered by layer (0 = the embeddings).")
                 if shown.explained:
                     left.caption("Variance on the axes, by layer: " + " · ".join(
                         f"L{i} {sum(e):.0%}" for i, e in enumerate(shown.explained)))
@@ -242,11 +244,17 @@ with neighbours_tab:
             else:
                 tokens = [readable(t) for t in query.tokens]
                 default = next((i for i in range(len(tokens)) if query.word_text(i).lower() == "bank"), 0)
-                picked = st.pills("Token", range(len(tokens)), format_func=tokens.__getitem__, default=default,
-                                  key=f"ly_token_{text}")
+                if "ly_token_for" not in st.session_state:  # the first view: a link's token, else *bank*
+                    linked = st.query_params.get("ly_token", "")
+                    st.session_state["ly_token"] = int(linked) if linked.isdigit() and int(linked) < len(tokens) else default
+                elif st.session_state["ly_token_for"] != text:  # a new sentence: its own default token
+                    st.session_state["ly_token"] = default
+                st.session_state["ly_token_for"] = text
+                picked = st.pills("Token", range(len(tokens)), format_func=tokens.__getitem__, **shared("ly_token"))
                 c1, c2 = st.columns(2)
-                layer = c1.slider("Layer", 0, index.n_layers - 1, index.n_layers - 1, key="ly_nn_layer")
-                k = c2.slider("Neighbours", 5, MAX_K, 10, key="ly_k")
+                layer = c1.slider("Layer", 0, index.n_layers - 1, index.n_layers - 1, **shared("ly_nn_layer"),
+                                  help="Layer 0 is the embeddings; layer l is the output of layer l.")
+                k = c2.slider("Neighbours", 5, MAX_K, 10, **shared("ly_k"))
                 if picked is None:
                     st.info("Pick a token above.")
                 else:
@@ -254,10 +262,10 @@ with neighbours_tab:
                     st.html(neighbours_html(found))
                     left, right = st.columns(2)
                     if index.pos:
-                        left.plotly_chart(counts_figure(found.counts("pos"), "Their parts of speech"), key="ly_nn_pos")
+                        figure(counts_figure(found.counts("pos"), "Their parts of speech"), "ly_nn_pos", where=left)
                     else:
                         left.caption(tagger_missing() or "")
-                    right.plotly_chart(counts_figure(found.counts("word"), "Their words"), key="ly_nn_words")
+                    figure(counts_figure(found.counts("word"), "Their words"), "ly_nn_words", where=right)
             for note in index.notes:
                 st.caption(f"ℹ️ {note}")
 
@@ -271,8 +279,10 @@ with qk_tab:
         if sentences:
             c1, c2, c3 = st.columns(3)
             layer = c1.selectbox("Attention layer", range(loaded.config.num_hidden_layers), **shared("ly_qk_layer"),
-                                 help="Numbered as on the Attention page: layer l reads the projector's layer l.")
-            head = c2.selectbox("Head", range(head_count(loaded)), **shared("ly_qk_head"))
+                                 format_func=counted_label,
+                                 help="Numbered as on every page: layer l reads the projector's layer l − 1 "
+                                      "(layer 0 there is the embeddings) and writes its layer l.")
+            head = c2.selectbox("Head", range(head_count(loaded)), **shared("ly_qk_head"), format_func=counted_label)
             colour = c3.radio("Colour by", ("kind", "position"), **shared("ly_qk_colour"), horizontal=True)
             try:
                 qk = cached_query_keys(choice, sentences, layer, head)

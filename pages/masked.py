@@ -10,11 +10,10 @@ from core.figures.masked import filled_html, logit_lens_figure, plain_label, pre
 from core.explain.masked import (MAX_SURPRISAL_TOKENS, fill_mask_shared, fill_masks, joint_fill, logit_lens, prepare,
                          require_mlm, surprisal, with_masks, word_spans)
 from core.explain.nsp import EXAMPLES, next_sentence_probability, require_nsp
+from core.inputs.examples import CLICK_TO_MASK, FILL_MASK
 from core.models.embedded import quality_note
 from pages._common import cached_model, current_model, figure, get_loaded, keep, model_options, shared, shared_text, table
 
-DEFAULT_FILL = "The capital of France is [MASK]."
-DEFAULT_CLICK = "The quick brown fox jumps over the lazy dog."
 PICK = "— pick a model —"
 
 
@@ -94,7 +93,7 @@ except UserError as err:
             "says whether this one can play that game.")
 
 # What the user typed survives while its tab is closed (the fill tab's sentence also feeds two others).
-keep(mlm_text=DEFAULT_FILL, mlm_topk=5, click_text=DEFAULT_CLICK, click_whole=False,
+keep(mlm_text=FILL_MASK, mlm_topk=5, click_text=CLICK_TO_MASK, click_whole=False,
      nsp_a=next(iter(EXAMPLES.values()))[0], nsp_b=next(iter(EXAMPLES.values()))[1])
 
 
@@ -190,7 +189,7 @@ with click_tab:
                     preds = fill_masks(model, [masked], top_k=st.session_state["mlm_topk"])[0].predictions
                     columns = st.columns(min(len(preds), 3))
                     for i, p in enumerate(preds):
-                        columns[i % len(columns)].plotly_chart(predictions_bar(p, f"Piece {i + 1}"), key=f"click_piece_{i}")
+                        figure(predictions_bar(p, f"Piece {i + 1}"), f"click_piece_{i}", where=columns[i % len(columns)])
                     show_joint(model, click_text, tuple(picked), "click")
             elif rows:
                 st.caption("👆 Click a token above.")

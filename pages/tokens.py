@@ -102,8 +102,8 @@ if tokenized is not None:
                 "one, RoBERTa's byte-level BPE that never needs an unknown token…")
     others = [c for c in model_options() if c != model.choice]
     other_choice = st.selectbox("Compare with", [PICK, *others], key="tok_compare")
-    st.caption("Offline, only the embedded model and local folders (fine-tuned models under "
-               "runs/) load; hub models need internet the first time.")
+    st.caption("Without internet the list holds what works: the embedded model, the models you trained and "
+               "hub models downloaded beforehand.")
     if other_choice != PICK and (other := get_loaded(other_choice)) is not None:
         try:
             second = tokenize(other, text, pair)
@@ -159,7 +159,7 @@ if tokenized is not None:
     steps = embedding_steps(emb)  # lazy tabs: the open step's heatmap is built and drawn, not all five
     for tab, name in zip(st.tabs(list(steps), key="emb_step", on_change="rerun"), steps):
         if tab.open:
-            tab.plotly_chart(embedding_figure(emb, name, max_tokens=shown), key=f"emb_{name}")
+            figure(embedding_figure(emb, name, max_tokens=shown), f"emb_{name}", where=tab)
     st.caption(f"Check: our sum + LayerNorm differs from the model's own embedding layer by at most "
                f"{emb.max_error:.1e}.")
 

@@ -52,10 +52,10 @@ def test_statistics_of_hand_made_heads():
 
 def test_patterns_name_the_right_heads():
     lines = A.describe_patterns(A.head_stats(hand_made(), CLS, SEP))
-    assert any("Previous-token head" in line and "layer 0 head 0" in line and "100%" in line for line in lines)
-    assert any("[SEP] head" in line and "layer 0 head 2" in line and "no-op" in line for line in lines)
+    assert any("Previous-token head" in line and "layer 1, head 1" in line and "100%" in line for line in lines)
+    assert any("[SEP] head" in line and "layer 1, head 3" in line and "no-op" in line for line in lines)
     assert any("Next-token head" in line and "none here" in line and "33%" in line for line in lines)
-    assert any("broadest" in line and "layer 0 head 1" in line and "2.00 bits" in line for line in lines)
+    assert any("broadest" in line and "layer 1, head 2" in line and "2.00 bits" in line for line in lines)
 
 
 def test_rollout_by_hand():
@@ -150,7 +150,7 @@ def test_figures_escape_tokens_and_shrink_long_grids(tiny_bert):
     assert "<b>" not in "".join(fig.data[0].x) and "&lt;" in "".join(fig.data[0].x)
     grid = F.grid_figure(result, [0, 1], [0, 2, 3])
     assert "downsampled" in grid.layout.title.text
-    assert list(grid.layout.xaxis.ticktext) == ["head 0", "head 2", "head 3"]
+    assert list(grid.layout.xaxis.ticktext) == ["head 1", "head 3", "head 4"]  # counted from 1
     z = np.asarray(grid.data[0].z, dtype=float)
     assert np.isclose(np.nansum(z), 2 * 3 * F.GRID_TILE, rtol=1e-4)  # every shrunk row still sums to 1
 

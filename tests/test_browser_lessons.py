@@ -45,11 +45,12 @@ def _answer(page, choice: str) -> str:
 
 
 def test_every_lesson_walks_its_steps_and_the_quiz_answers_are_the_models_own(app_url, browser):
+    """Picking a lesson opens its step 1; Next walks it; each lesson keeps its own score."""
     context, page = _new_student(browser, app_url)
-    model, answered, right = get_model("embedded"), 0, 0
+    model = get_model("embedded")
     for lesson in builtin_lessons().values():
-        _pick_lesson(page, lesson.title)
-        _sidebar(page).get_by_role("link", name=f"▶ Open step 1: {lesson.steps[0].page.title}").click()
+        answered, right = 0, 0
+        _pick_lesson(page, lesson.title)  # opens step 1 by itself
         for i, step in enumerate(lesson.steps):
             if i:
                 _sidebar(page).get_by_role("link", name="Next ▶").click()
@@ -70,7 +71,8 @@ def test_every_lesson_walks_its_steps_and_the_quiz_answers_are_the_models_own(ap
                 answered, right = answered + 1, right + (pick == quiz.answer)
                 expected = "right!" if pick == quiz.answer else f"the model's answer is “{quiz.answer}”"
                 assert f"You chose “{pick}”: {expected}" in verdict, verdict
-    assert f"Your score: {right} of {answered} questions answered." in _sidebar(page).inner_text()
+        if answered:  # this lesson's answers only: another lesson's are not added in
+            assert f"Your score in this lesson: {right} of {answered} questions answered." in _sidebar(page).inner_text()
     with page.expect_download() as download:
         _sidebar(page).get_by_role("button", name="⬇ My answers (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
@@ -91,10 +93,46 @@ def test_a_malformed_lesson_file_is_refused_with_its_line_and_a_good_one_is_used
     error.wait_for(timeout=60_000)
     assert "Step 1 of" not in _sidebar(page).inner_text()
     _sidebar(page).locator('input[type="file"]').set_input_files(str(good))
+    page.wait_for_url(re.compile(r"/masked\?"))  # a good file opens its step 1 by itself
     _sidebar(page).get_by_text("Step 1 of 2").wait_for(timeout=60_000)
-    _sidebar(page).get_by_role("link", name="▶ Open step 1: Masked words & NSP").click()
-    page.wait_for_url(re.compile(r"/masked\?"))
     wait_for_app(page, timeout_ms=180_000)
     no_exception(page)
     assert page.get_by_label("Sentence with masks").input_value() == "Paris is the [MASK] of France."
+    context.close()
+
+
+LEAKY = """title: Two steps on one page
+steps:
+  - page: attention
+    title: A tab and a pair
+    text: The statistics of a pair.
+    state:
+      attn_tab: Head statistics
+      attn_pair: A pair from step one.
+  - page: attention
+    title: Only a sentence
+    text: This step sets the sentence alone.
+    state:
+      attn_text: The second step's sentence.
+"""
+
+
+def test_a_step_sets_everything_it_depends_on_and_nothing_of_the_last_step_survives(app_url, browser, tmp_path):
+    """Step 2 names only its sentence: the tab and the pair of step 1 go back to the page's own."""
+    context, page = _new_student(browser, app_url)
+    _pick_lesson(page, "Your own lesson file…")
+    (tmp_path / "leaky.yaml").write_text(LEAKY)
+    _sidebar(page).locator('input[type="file"]').set_input_files(str(tmp_path / "leaky.yaml"))
+    page.wait_for_url(re.compile(r"/attention\?.*step=1"))
+    wait_for_app(page, timeout_ms=180_000)
+    assert page.get_by_role("tab", name="Head statistics", selected=True).count() == 1
+    assert page.get_by_label("Second sentence", exact=False).input_value() == "A pair from step one."
+    _sidebar(page).get_by_role("link", name="Next ▶").click()
+    page.wait_for_url(re.compile(r"[?&]step=2(&|$)"))
+    wait_for_app(page, timeout_ms=180_000)
+    no_exception(page)
+    assert page.get_by_label("Sentence", exact=True).input_value() == "The second step's sentence."
+    assert page.get_by_label("Second sentence", exact=False).input_value() == ""
+    assert page.get_by_role("tab", name="One head", selected=True).count() == 1
+    assert "attn_pair" not in parse_qs(urlsplit(page.url).query)
     context.close()

@@ -15,6 +15,7 @@ from core.explain.attention import compute_attention, result_stats, top_head
 from core.explain.attributions import explain
 from core.explain.masked import fill_mask
 from core.explain.targets import choose_target
+from core.inputs.examples import FILL_MASK
 from core.lessons.lesson import LESSONS_DIR, Question, builtin_lessons, parse_lesson, read_lesson, read_lessons
 from core.lessons.pages import EVERY_PAGE, page_catalog
 from core.lessons.quiz import ANSWER_COLUMNS, DISTRACTORS, IG_STEPS, N_CHOICES, TOP_K, answers_csv, make_quiz
@@ -142,7 +143,7 @@ def test_previous_token_head_quiz_answer_is_the_head_with_the_most_attention_on_
     loaded = get_model(wordpiece_choice())
     quiz = make_quiz(loaded, Question("previous-token-head", sentence="the cat sat on the mat ."))
     layer, head, share = top_head(result_stats(compute_attention(loaded, "the cat sat on the mat .")), "prev")
-    assert quiz.answer == f"layer {layer}, head {head}" and quiz.answer in quiz.choices
+    assert quiz.answer == f"layer {layer + 1}, head {head + 1}" and quiz.answer in quiz.choices
     assert len(quiz.choices) == N_CHOICES == len(set(quiz.choices))  # 2 x 4 heads: enough rivals
     assert f"{quiz.answer}: {share:.0%}" in quiz.reveal
 
@@ -200,3 +201,16 @@ def test_the_teachers_guide_lists_every_pages_settings():
             for name in re.findall(r"`(\w+)`", cells[1]):
                 documented[name] = set(re.findall(r"`(\w+)`", cells[2]))
     assert documented == {name: set(page.settings) - EVERY_PAGE for name, page in page_catalog().items()}
+
+
+def test_pages_settings_carry_their_labels_and_the_values_they_start_with():
+    """What "Download this page" names an input, and what a lesson step that leaves a setting out
+    puts back: read from the page's own widget calls."""
+    catalog = page_catalog()
+    attention, finetune = catalog["attention"], catalog["finetune"]
+    assert attention.labels["attn_text"] == "Sentence" and attention.labels["attn_tab"] == "Open tab"
+    assert catalog["tokens"].labels["tok_text"] == "Sentence A / Your text"
+    assert attention.defaults["attn_pair"] == "" and attention.defaults["attn_tab"] == "One head"
+    assert catalog["masked"].defaults["mlm_text"] == FILL_MASK  # from the page's keep(...)
+    assert "nsp_a" not in catalog["masked"].defaults  # computed by the page: not guessed
+    assert "ft_epochs" not in finetune.defaults and finetune.defaults["ft_batch"] == 16  # the recipe sets epochs

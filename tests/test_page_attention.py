@@ -134,4 +134,4 @@ def test_compare_finds_the_layer_fine_tuning_changed(tmp_path, monkeypatch):
     z = heatmap_values(charts(at)[0])
     assert z.shape == (2, 4)
     assert np.allclose(z[0], 0) and (z[1] > 1e-4).all()
-    assert any("changed most is layer 1" in c.value for c in at.caption)
+    assert any("changed most is layer 2," in c.value for c in at.caption)  # counted from 1

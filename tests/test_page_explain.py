@@ -28,7 +28,7 @@ def open_page(tab: str = "Attributions", **state) -> AppTest:
 
 
 def toy(**state) -> dict:
-    return {"xp_classifier": f"local:{toy_classifier()}", "xp_text_False": POSITIVE[1], **state}
+    return {"xp_classifier": f"local:{toy_classifier()}", "xp_text": POSITIVE[1], **state}
 
 
 def html(at) -> str:
@@ -47,7 +47,7 @@ def test_attributions_of_a_classifier_with_every_method_and_the_completeness_che
     table = at.dataframe[0].value
     assert list(table["word"]) == POSITIVE[1].split(" ") and "Integrated gradients" in table.columns
     at.toggle(key="xp_pieces").set_value(True)
-    at.text_area(key="xp_text_False").set_value("i loved the cats , it was wonderful .").run()
+    at.text_area(key="xp_text").set_value("i loved the cats , it was wonderful .").run()
     assert not at.exception and "##" in html(at)  # "cats" shows its word pieces
 
 
@@ -78,7 +78,7 @@ def test_edit_and_compare_shows_both_predictions():
     labels = [m.label for m in at.metric]
     assert labels == ["Original: p(positive)", "Edited: p(positive)"]
     assert at.metric[1].delta.startswith("-")
-    at.text_area(key="xp_text_False").set_value(POSITIVE[2]).run()  # a new sentence: the edit starts over
+    at.text_area(key="xp_text").set_value(POSITIVE[2]).run()  # a new sentence: the edit starts over
     assert at.text_area(key="xp_edit").value == POSITIVE[2]
 
 
@@ -90,7 +90,7 @@ def test_masked_word_mode_explains_the_top_guess_and_refuses_a_word_outside_the_
 
 
 def test_bad_text_is_a_friendly_warning():
-    at = open_page(**toy(xp_text_False="   "))
+    at = open_page(**toy(xp_text="   "))
     assert any("Type a sentence" in w.value for w in at.warning) and not at.error
 
 

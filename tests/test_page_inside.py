@@ -152,7 +152,7 @@ def test_tables_follow_the_dimension_window_and_shorter_text():
     assert any("dimensions 64–87 of 384" in c.value for c in at.caption)
     assert list(at.dataframe[0].value.columns[:2]) == ["d64", "d65"]
     assert z(figure(at, "E = embeddings")).shape[1] == 24
-    at.selectbox(key="inside_focus").set_value(10).run()
+    at.selectbox(key="inside_focus").set_value(8).run()
     at.text_input(key="inside_text").set_value("Hi.").run()  # 4 tokens: the followed token must reset
     assert not at.exception
     assert at.selectbox(key="inside_focus").value < 4

@@ -86,6 +86,6 @@ def test_neighbours_index_is_built_in_the_background_then_searched(tmp_path, mon
 def test_query_key_map_of_a_head():
     at = open_page("Query-key map", ly_qk_layer=2, ly_qk_head=5, ly_qk_colour="position")
     qk = figures(at)[0]
-    assert [t["name"] for t in qk["data"]] == ["queries", "keys"] and "Layer 2, head 5" in qk["layout"]["title"]["text"]
+    assert [t["name"] for t in qk["data"]] == ["queries", "keys"] and "Layer 3, head 6" in qk["layout"]["title"]["text"]
     caption = next(c.value for c in at.caption if "Check:" in c.value)
     assert "own attention to" in caption

@@ -10,6 +10,7 @@ from conftest import ROOT, tiny_choice
 from core.explain import masked as M
 from core.models.loading import get_model
 from core.explain.nsp import EXAMPLES, next_sentence_probability
+from core.inputs.examples import FILL_MASK
 from test_masked import headless_choice, wordpiece_choice
 
 
@@ -185,7 +186,7 @@ def test_embedded_model_first_open():
     loaded = get_model("embedded")
     assert not at.error and not at.warning
     if loaded.has_mlm:
-        expected = M.fill_mask(loaded, "The capital of France is [MASK].", top_k=5)
+        expected = M.fill_mask(loaded, FILL_MASK, top_k=5)
         first = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
         assert first["x"] == pytest.approx([p.score for p in expected.predictions[0]], abs=1e-6)
     else:

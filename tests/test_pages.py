@@ -32,9 +32,18 @@ def test_home_describes_the_selected_model(tiny_bert):
     assert "2 layers · hidden size 32 · 4 heads" in " ".join(c.value for c in at.caption)
 
 
-def test_offline_hub_choice_explains_and_falls_back():
+def test_offline_the_picker_offers_only_models_that_work():
+    """No internet: a hub model that is not in the cache would only fail, so it is not offered."""
     at = open_page("pages/home.py")
-    at.sidebar.selectbox(key="model_picker").select("bert-base-uncased").run()
+    options = at.sidebar.selectbox(key="model_picker").options
+    assert not any("bert-base-uncased" in o for o in options), options
+    assert options[0].startswith("embedded")
+    assert any("Offline: 9 hub models wait for the internet" in c.value for c in at.sidebar.caption)
+
+
+def test_offline_hub_choice_explains_and_falls_back():
+    """A hub model reached anyway (a link or a lesson naming it) says why it can't load and falls back."""
+    at = open_page("pages/home.py", model_choice="bert-base-uncased")
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "No internet: the hub model 'bert-base-uncased' can't be downloaded" in errors

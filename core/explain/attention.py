@@ -199,6 +199,23 @@ def head_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(a - b).sum(-1).mean(-1)
 
 
+def counted(index: int) -> int:
+    """A layer or head as every page, figure, quiz and download numbers it: from 1, as people count.
+    Layer 0 is then the embeddings, and layer l's output is hidden state l (transformers' own
+    indexes, which the CLI keeps, count layers and heads from 0)."""
+    return index + 1
+
+
+def counted_label(index: int) -> str:
+    """`counted` as a picker's label (a format_func must return text)."""
+    return str(counted(index))
+
+
+def head_name(layer: int, head: int) -> str:
+    """A head named for people: `head_name(0, 2)` is "layer 1, head 3"."""
+    return f"layer {counted(layer)}, head {counted(head)}"
+
+
 PATTERN_THRESHOLD = 0.5  # a head "is" a pattern when at least half its attention follows it
 
 
@@ -216,14 +233,14 @@ def describe_patterns(stats: dict[str, np.ndarray]) -> list[str]:
         ("self", "keeps {v:.0%} on the token itself.", "Self head"),
     ):
         layer, head, value = top_head(stats, name)
-        where = f"layer {layer} head {head}"
+        where = head_name(layer, head)
         if value >= PATTERN_THRESHOLD:
             lines.append(f"**{label}** — {where} " + found.format(v=value))
         else:
             lines.append(f"**{label}** — none here: the strongest, {where}, reaches only {value:.0%}.")
     layer, head, value = top_head(stats, "distance")
-    lines.append(f"**Long-range head** — layer {layer} head {head} looks {value:.1f} tokens away on average.")
+    lines.append(f"**Long-range head** — {head_name(layer, head)} looks {value:.1f} tokens away on average.")
     (fl, fh, low), (bl, bh, high) = top_head(stats, "entropy", lowest=True), top_head(stats, "entropy")
-    lines.append(f"**Most focused head** — layer {fl} head {fh} ({low:.2f} bits); **broadest** — "
-                 f"layer {bl} head {bh} ({high:.2f} bits, a nearly even spread).")
+    lines.append(f"**Most focused head** — {head_name(fl, fh)} ({low:.2f} bits); **broadest** — "
+                 f"{head_name(bl, bh)} ({high:.2f} bits, a nearly even spread).")
     return lines

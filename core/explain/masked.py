@@ -21,6 +21,7 @@ import torch
 
 from core.errors import UserError
 from core.explain.batching import Batcher
+from core.inputs.examples import FILL_MASK, with_mask
 from core.inputs.text import Encoded, encode
 
 MAX_MASKS = 20  # independent top-k; beyond this the sentence is mostly holes
@@ -128,7 +129,7 @@ def prepare(loaded, text: str) -> Masked:
     typed = text.count(own)
     if typed == 0:
         raise UserError(f"Your sentence has no mask: write [MASK] where a word should be guessed "
-                        f"(e.g. 'The capital of France is {own}.').")
+                        f"(e.g. '{with_mask(FILL_MASK, own)}').")
     encoded = encode(loaded, text)
     positions = _mask_positions(loaded, encoded.inputs["input_ids"][0])
     if len(positions) < typed:

@@ -12,11 +12,14 @@ from core.errors import UserError
 from core.explain.masked import pad_batch
 from core.inputs.text import encode
 
+# Ready pairs, each named for what a BERT should answer; tests/test_examples.py checks the embedded
+# model answers each rightly. (A pair in the wrong order is no example: NSP's negatives were random
+# sentences from other documents, so no BERT learned to spot order, and the embedded one does not.)
 EXAMPLES = {
     "A true continuation": ("I went to the bakery this morning.", "They had just taken fresh bread out of the oven."),
     "A random sentence": ("I went to the bakery this morning.", "Penguins cannot fly, but they swim very well."),
     "A question and its answer": ("What is the capital of France?", "Paris is the capital of France."),
-    "The same topic, wrong order": ("So we cancelled the picnic.", "The forecast said it would rain all day."),
+    "Another true continuation": ("He searched the whole house for his keys.", "He finally found them under the sofa."),
 }
 
 

@@ -6,7 +6,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from core.explain.attention import block_labels, downsample
+from core.explain.attention import block_labels, counted, downsample
 from core.figures import heatmap, safe_labels, unique_labels
 
 GRID_TILE = 40  # the most rows/columns one small multiple shows before it is downsampled
@@ -16,7 +16,7 @@ def head_figure(result, layer: int, head: int, max_size: int = 512) -> go.Figure
     """One head: queries (rows) attend to keys (columns), tokens on both axes."""
     matrix, edges = downsample(result.attn[layer, head], max_size)
     labels = block_labels(result.tokens, edges)
-    return heatmap(matrix, labels, labels, f"Layer {layer}, head {head}", zmin=0,
+    return heatmap(matrix, labels, labels, f"Layer {counted(layer)}, head {counted(head)}", zmin=0,
                    hover="%{y} → %{x}: %{z:.3f}", height=_square_height(len(labels)))
 
 
@@ -47,19 +47,19 @@ def grid_figure(result, layers: list[int], heads: list[int], tile: int = GRID_TI
     col_text = [""] * canvas.shape[1]
     for i, layer in enumerate(layers):
         for q in range(size):
-            row_text[i * step + q] = f"L{layer} · {labels[q]}"
+            row_text[i * step + q] = f"L{counted(layer)} · {labels[q]}"
     for j, head in enumerate(heads):
         for k in range(size):
-            col_text[j * step + k] = f"H{head} · {labels[k]}"
+            col_text[j * step + k] = f"H{counted(head)} · {labels[k]}"
     xs, ys = unique_labels(col_text), unique_labels(row_text)
     fig = go.Figure(go.Heatmap(z=canvas, x=xs, y=ys,
                                colorscale="Blues", zmin=0, showscale=False, hoverongaps=False,
                                hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>"))
     centre = size // 2
     fig.update_xaxes(tickmode="array", tickvals=[xs[j * step + centre] for j in range(len(heads))],
-                     ticktext=[f"head {h}" for h in heads], side="top")
+                     ticktext=[f"head {counted(h)}" for h in heads], side="top")
     fig.update_yaxes(tickmode="array", tickvals=[ys[i * step + centre] for i in range(len(layers))],
-                     ticktext=[f"layer {lay}" for lay in layers], autorange="reversed")
+                     ticktext=[f"layer {counted(lay)}" for lay in layers], autorange="reversed")
     note = f" — downsampled from {result.n} to {size} blocks per axis" if size < result.n else ""
     fig.update_layout(title=f"{len(layers)} layers × {len(heads)} heads{note}",
                       height=max(260, 90 * len(layers) + 80), margin=dict(l=10, r=10, t=70, b=10),
@@ -71,24 +71,29 @@ def stat_figure(stats: dict[str, np.ndarray], name: str, title: str | None = Non
     """Layer x head heatmap of one statistic, the value printed in each cell."""
     values = stats[name]
     layers, heads = values.shape
-    fig = heatmap(values, [f"H{j}" for j in range(heads)], [f"L{i}" for i in range(layers)],
+    fig = heatmap(values, [f"H{counted(j)}" for j in range(heads)], [f"L{counted(i)}" for i in range(layers)],
                   title or f"{name} per head", colorscale="Viridis",
                   hover="%{y} %{x}: %{z:.3f}", height=max(240, 36 * layers + 110))
-    fig.update_traces(text=np.round(values, 2), texttemplate="%{text}", textfont_size=10)
+    fig.update_traces(texttemplate="%{z:.2f}", textfont_size=10)  # values are float32: 0.1 prints as 0.0999999…
     return fig
 
 
-def ranking_figure(rows: list[dict], source: str, target: str, top: int = 15) -> go.Figure:
-    """Bar chart of the heads that link two tokens most, strongest on top."""
+def ranking_figure(rows: list[dict], source: str, target: str, top: int = 15, *, zoom: bool = False) -> go.Figure:
+    """Bar chart of the heads that link two tokens most, strongest on top.
+
+    Weights are shares of a row's attention, so the axis runs 0-1 and a weak link looks weak;
+    `zoom` scales it to the bars instead.
+    """
     best = rows[:top][::-1]
-    names = [f"L{r['layer']} H{r['head']}" for r in best]
+    names = [f"L{counted(r['layer'])} H{counted(r['head'])}" for r in best]
     fig = go.Figure(go.Bar(x=[r["attention"] for r in best], y=names, orientation="h",
                            name=html.escape(f"{source} → {target}", quote=False),
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     fig.add_bar(x=[r["reverse"] for r in best], y=names, orientation="h",
                 name=html.escape(f"{target} → {source}", quote=False),
                 hovertemplate="%{y}: %{x:.3f}<extra></extra>")
-    fig.update_layout(barmode="group", height=60 + 34 * len(best), xaxis_title="attention weight",
+    fig.update_layout(barmode="group", height=60 + 34 * len(best),
+                      xaxis=dict(title="attention weight", range=None if zoom else [0, 1]),
                       margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08))
     return fig
 

@@ -62,11 +62,11 @@ def deletion_figure(curves: dict[str, list[float]], label: str) -> go.Figure:
     for method, ys in curves.items():
         fig.add_trace(go.Scatter(
             x=list(range(len(ys))), y=ys, mode="lines+markers", name=TITLES.get(method, "Random order"),
-            line=dict(color=_COLOURS[method], dash="dot" if method == RANDOM else "solid")))
+            line=dict(color=_COLOURS[method], dash="dot" if method == RANDOM else "solid"), cliponaxis=False))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25),
                       title=f"Deleting the top words: probability of “{escape(label)}”",
                       xaxis=dict(title="words deleted (most important first)", dtick=1),
-                      yaxis=dict(title="probability", rangemode="tozero", tickformat=".0%"))
+                      yaxis=dict(title="probability", range=[0, 1], tickformat=".0%"))
     return fig
 
 

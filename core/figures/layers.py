@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.express as px
 
+from core.explain.attention import counted
 from core.figures import safe_labels
 
 PALETTE = px.colors.qualitative.T10 + px.colors.qualitative.Pastel
@@ -107,11 +108,12 @@ def probe_figure(results: dict) -> go.Figure:
     for task, result in results.items():
         colour = TASK_COLOURS.get(task, "#333")
         fig.add_trace(go.Scatter(x=result.layers, y=result.accuracy, mode="lines+markers", name=TASK_TITLES[task],
-                                 line=dict(color=colour)))
+                                 line=dict(color=colour), cliponaxis=False))
         fig.add_trace(go.Scatter(x=result.layers, y=[result.majority] * len(result.layers), mode="lines",
                                  name=f"majority baseline ({task})", line=dict(color=colour, dash="dot", width=1)))
     fig.update_layout(title="Probe accuracy by layer (held-out sentences)", xaxis_title="layer (0 = embeddings)",
-                      yaxis_title="test accuracy", yaxis_range=[0, 1.02], height=420, margin=dict(l=10, r=10, t=40, b=10))
+                      yaxis=dict(title="test accuracy", range=[0, 1], tickformat=".0%"), height=420,
+                      margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -150,6 +152,6 @@ def query_key_figure(qk, colour_by: str = "kind") -> go.Figure:
                            colorbar=dict(title="position"))
         fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=name, marker=marker,
                                  hovertext=[f"{name[:-1]}: {h}" for h in hover], hoverinfo="text"))
-    fig.update_layout(title=f"Layer {qk.layer}, head {qk.head}: queries and keys", height=520,
+    fig.update_layout(title=f"Layer {counted(qk.layer)}, head {counted(qk.head)}: queries and keys", height=520,
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -19,17 +19,21 @@ def plain_label(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text) if text.strip() else repr(text)
 
 
-def predictions_bar(predictions, title: str = "", original_id: int | None = None) -> go.Figure:
-    """Top-k candidates for one mask, most likely on top; the original token (if any) in orange."""
+def predictions_bar(predictions, title: str = "", original_id: int | None = None, *, zoom: bool = False) -> go.Figure:
+    """Top-k candidates for one mask, most likely on top; the original token (if any) in orange.
+
+    The axis runs 0-100% so a 4% guess looks like one; `zoom` scales it to the bars instead.
+    """
     labels = [escape(repr(p.token) if p.token != p.token.strip() or not p.token else p.token) for p in predictions]
     colours = ["#f28e2b" if p.token_id == original_id else "#4e79a7" for p in predictions]
     fig = go.Figure(go.Bar(
         x=[p.score for p in predictions], y=[f"{i + 1}. {t}" for i, t in enumerate(labels)], orientation="h",
-        marker_color=colours, text=[f"{p.score:.1%}" for p in predictions], textposition="auto",
+        marker_color=colours, text=[f"{p.score:.1%}" for p in predictions], textposition="auto", textangle=0,
         hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=escape(title) if title else None, height=60 + 28 * len(predictions),
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis=dict(title="probability", tickformat=".2~%", rangemode="tozero"))
+                      xaxis=dict(title="probability", tickformat=".2~%", rangemode="tozero",
+                                 range=None if zoom else [0, 1]))
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -87,15 +91,16 @@ def logit_lens_figure(steps, title: str = "") -> go.Figure:
     fig.add_trace(go.Scatter(
         x=layers, y=[s.final_probability for s in steps], mode="lines+markers",
         name=f"P('{final_token}'), the final answer", line=dict(color="#4e79a7", width=3),
-        hovertemplate="%{customdata}: %{y:.4f}<extra></extra>", customdata=names))
+        hovertemplate="%{customdata}: %{y:.4f}<extra></extra>", customdata=names, cliponaxis=False))
     fig.add_trace(go.Scatter(
         x=layers, y=[s.top[0].score for s in steps], mode="lines+markers+text",
         text=[escape(s.top[0].token) for s in steps], textposition="top center",
         name="this layer's first choice", line=dict(color="#f28e2b", dash="dot"),
-        hovertemplate="%{customdata}: '%{text}' %{y:.4f}<extra></extra>", customdata=names))
+        hovertemplate="%{customdata}: '%{text}' %{y:.4f}<extra></extra>", customdata=names, cliponaxis=False))
+    # The axis stops at 100%; points and labels up there draw into the top margin instead.
     fig.update_layout(title=escape(title) if title else None, height=380,
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      margin=dict(l=10, r=10, t=40 if title else 30, b=10),
                       xaxis=dict(title="layer (0 = embeddings)", tickmode="array", tickvals=layers),
-                      yaxis=dict(title="probability", range=[0, min(1.08, 1.25 * top + 1e-3)], tickformat=".2~%"),
+                      yaxis=dict(title="probability", range=[0, min(1.0, 1.25 * top + 1e-3)], tickformat=".2~%"),
                       legend=dict(orientation="h", y=-0.25))
     return fig

@@ -9,6 +9,8 @@ from html import escape
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
+from core.figures.export import for_export
+
 MAX_ROWS = 500  # per table: a report, not a dataset export
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -34,7 +36,8 @@ def page_report(page: str, model: str, inputs: dict[str, list[str]], figures: li
         parts.append(f"<h2>Inputs</h2><table>{rows}</table>")
     if figures:
         parts.append("<h2>Charts</h2>")
-        parts += [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for fig in figures]
+        parts += [for_export(fig).to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+                  for fig in figures]
     if tables:
         parts.append("<h2>Tables</h2>")
         parts += [_table_html(t) for t in tables]

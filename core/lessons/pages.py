@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_PAGE = frozenset({"model"})  # the sidebar's model: every page carries it
-_SHARED = re.compile(r"""\bshared(?:_text)?\(\s*["']([A-Za-z0-9_]+)["']\s*\)""")
+_HELPERS = re.compile(r"^from pages\.(_\w+) import", re.MULTILINE)
+_SHARERS = ("shared", "shared_text")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class PageInfo:
     path: str  # relative to the app's root, as st.page_link takes it
     title: str
     settings: frozenset[str]
+    labels: dict[str, str]  # setting -> its widget's label, as the page shows it (for "Download this page")
+    defaults: dict[str, object]  # setting -> the value the page starts with, where its source says it plainly
 
 
 def app_pages(root: Path = ROOT) -> list[tuple[str, str, str]]:
@@ -35,12 +38,124 @@ def app_pages(root: Path = ROOT) -> list[tuple[str, str, str]]:
     raise RuntimeError("app.py has no PAGES list")
 
 
+def page_purposes(root: Path = ROOT) -> list[tuple[str, str, str, str]]:
+    """(path, title, icon, what it teaches) of every page after Home, in course order: what the Home
+    page lists, from the one PAGES list and each page's own first line, so no page is left out."""
+    pages = []
+    for path, title, icon in app_pages(root)[1:]:
+        doc = ast.get_docstring(ast.parse((root / path).read_text(encoding="utf-8"))) or ""
+        pages.append((path, title, icon, doc.split("\n")[0].split(": ", 1)[-1]))
+    return pages
+
+
 @lru_cache(maxsize=4)
 def page_catalog(root: Path = ROOT) -> dict[str, PageInfo]:
     """name -> PageInfo for every page, with the settings its address can carry."""
     catalog = {}
     for path, title, _icon in app_pages(root):
         source = (root / path).read_text(encoding="utf-8")
+        for helper in _HELPERS.findall(source):  # widgets a page draws through its own helper module
+            source += (root / "pages" / f"{helper}.py").read_text(encoding="utf-8")
         name = Path(path).stem
-        catalog[name] = PageInfo(name, path, title, frozenset(_SHARED.findall(source)) | EVERY_PAGE)
+        labels = _settings(source)
+        catalog[name] = PageInfo(name, path, title, frozenset(labels) | EVERY_PAGE, labels, _defaults(source))
     return catalog
+
+
+def _settings(source: str) -> dict[str, str]:
+    """The settings a page's source binds (`**shared("key")` in a widget call) and each widget's label."""
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                for call in ast.walk(keyword.value):  # also `**(shared("a") if … else shared("b"))`
+                    if (isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
+                            and isinstance(call.args[0], ast.Constant)):
+                        found[call.args[0].value] = _label(node) or call.args[0].value
+    return found
+
+
+def _label(widget: ast.Call) -> str:
+    """A widget call's label as the page shows it: its first argument or `label=`."""
+    label = widget.args[0] if widget.args else next((k.value for k in widget.keywords if k.arg == "label"), None)
+    if isinstance(label, ast.List):  # st.tabs([...]): its label is the open tab's name
+        return "Open tab"
+    if isinstance(label, ast.IfExp):  # "Sentence A" if pair else "Your text"
+        return " / ".join(filter(None, (_label(ast.Call(ast.Name("_"), [side], [])) for side in (label.body, label.orelse))))
+    if isinstance(label, ast.JoinedStr):  # an f-string: what is computed shows as …
+        return "".join(part.value if isinstance(part, ast.Constant) else "…" for part in label.values).strip()
+    return label.value if isinstance(label, ast.Constant) and isinstance(label.value, str) else ""
+
+
+_VALUE_AT = {"text_input": 1, "text_area": 1, "slider": 3, "number_input": 3, "select_slider": 2}
+_CHOICES = ("radio", "selectbox", "tabs")
+
+
+def _defaults(source: str) -> dict[str, object]:
+    """The value each setting starts with, read from the widget call (or the page's `keep(...)`) where
+    it is written as a literal or a named constant; a lesson step that leaves a setting out puts it
+    back to this, so nothing of an earlier step or lesson survives on the student's screen."""
+    tree = ast.parse(source)
+    names = _constants(tree)
+
+    def value(node):
+        if isinstance(node, ast.Name) and node.id in names:
+            return names[node.id]
+        try:
+            return ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError):
+            raise LookupError from None
+
+    found, kept = {}, set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if getattr(node.func, "id", "") == "keep":  # its widgets take their start from here, not their call
+            for keyword in node.keywords:
+                kept.add(keyword.arg)
+                try:
+                    found[keyword.arg] = value(keyword.value)
+                except LookupError:
+                    pass
+            continue
+        keys = [call.args[0].value for keyword in node.keywords for call in ast.walk(keyword.value)
+                if isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
+                and isinstance(call.args[0], ast.Constant)]
+        kind, given = getattr(node.func, "attr", ""), {k.arg: k.value for k in node.keywords if k.arg}
+        try:
+            if len(keys) != 1 or keys[0] in found or keys[0] in kept:
+                continue
+            if kind in _VALUE_AT:
+                at = _VALUE_AT[kind]
+                node_value = node.args[at] if len(node.args) > at else given.get("value")
+                if node_value is None and not kind.startswith("text"):
+                    continue  # a number or slider without a value: the page sets it, unknown here
+                found[keys[0]] = "" if node_value is None else value(node_value)
+            elif kind in _CHOICES:
+                options = value(node.args[0] if kind == "tabs" else node.args[1])
+                found[keys[0]] = list(options)[value(given["index"]) if "index" in given else 0]
+            elif kind == "toggle":
+                found[keys[0]] = value(given["value"]) if "value" in given else False
+        except (LookupError, IndexError, KeyError):
+            pass
+    return found
+
+
+def _constants(tree: ast.Module) -> dict[str, object]:
+    """Module-level names a page gives literal values, and those it imports from `core`."""
+    import importlib
+
+    names = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                names[node.targets[0].id] = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError):
+                pass
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                constant = getattr(module, alias.name, None)
+                if isinstance(constant, (str, int, float, bool, tuple, list, dict)):
+                    names[alias.asname or alias.name] = constant
+    return names

@@ -60,12 +60,8 @@ def _fill_mask(loaded, q: Question) -> Quiz:
                 f"The model's probabilities: {reveal}; “{distractor}” is not among its top {TOP_K} guesses.")
 
 
-def _head(layer_head: tuple[int, int]) -> str:
-    return f"layer {layer_head[0]}, head {layer_head[1]}"
-
-
 def _previous_token_head(loaded, q: Question) -> Quiz:
-    from core.explain.attention import compute_attention, result_stats, top_head
+    from core.explain.attention import compute_attention, head_name, result_stats, top_head
 
     stats = result_stats(compute_attention(loaded, q.sentence))
     heads = [top_head(stats, "prev")[:2]]
@@ -76,11 +72,11 @@ def _previous_token_head(loaded, q: Question) -> Quiz:
     for head in sorted(np.ndindex(stats["prev"].shape), key=lambda h: stats["prev"][h]):
         if len(heads) < N_CHOICES and head not in heads:  # too few rivals (a tiny model): the weakest ones
             heads.append(head)
-    reveal = "; ".join(f"{_head(h)}: {stats['prev'][h]:.0%}" for h in heads)
+    reveal = "; ".join(f"{head_name(*h)}: {stats['prev'][h]:.0%}" for h in heads)
     return Quiz(f"Which attention head attends most to the previous token?  \n“{q.sentence}”",
-                _shuffled(q, [_head(h) for h in heads]), _head(heads[0]),
+                _shuffled(q, [head_name(*h) for h in heads]), head_name(*heads[0]),
                 f"Share of each token's attention on the token before it, averaged over the sentence: {reveal}. "
-                "Layers and heads are counted from 0, as on the Attention page.")
+                "Layers and heads are counted from 1, as on every page.")
 
 
 def _ig_top_word(loaded, q: Question) -> Quiz:

@@ -31,7 +31,7 @@ def quality_note() -> str:
             f"(top five {news['top5']:.0%}), on speeches {speeches['top1']:.0%} ({speeches['top5']:.0%}); "
             f"next-sentence accuracy is {news['nsp']:.0%} on news, {speeches['nsp']:.0%} on speeches and "
             f"{bible['nsp']:.0%} on the King James Bible, where it takes many random sentences of the same "
-            "text for real successors (MODEL_CARD.md). Pick bert-base-uncased when online for strong predictions.")
+            "text for real successors. Pick bert-base-uncased when online for strong predictions.")
 
 
 def encoder_path() -> Path:

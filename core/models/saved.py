@@ -54,6 +54,15 @@ def save_folder(model, tokenizer, out_dir: Path | str, record: dict, record_name
     return out_dir
 
 
+KINDS = {"lab.json": "pretrained from scratch", "training.json": "fine-tuned"}
+
+
+def local_kind(folder: Path | str) -> str:
+    """What a saved model is, from the record its trainer wrote: a from-scratch BERT is not "fine-tuned"."""
+    folder = Path(folder)
+    return next((kind for record, kind in KINDS.items() if (folder / record).is_file()), "your model")
+
+
 def zip_folder(folder: Path | str) -> bytes:
     """A saved model folder as a zip (stored, not compressed: weights barely compress)."""
     folder = Path(folder)
