@@ -27,6 +27,10 @@ PAGES = [
     ("pages/lab.py", "Pretraining lab", "🧫"),
 ]
 
+# A classroom projector is 1024 × 768: a page's tabs wrap onto a second row there instead of hiding
+# behind a scroll arrow. (A style-only st.html applies to the whole app and takes no room.)
+st.html("<style>[data-testid='stTabs'] [role='tablist'] {flex-wrap: wrap; row-gap: .25rem}</style>")
+
 navigation = st.navigation(
     [st.Page(path, title=title, icon=icon, default=(i == 0))
      for i, (path, title, icon) in enumerate(PAGES) if (ROOT / path).is_file()]

@@ -166,7 +166,12 @@ def note_unused_link_params(page: str) -> None:
     arrived = st.session_state.pop("_arrived", None)
     if arrived:
         known = st.session_state.get("_shared_keys", set()) | {_MODEL_PARAM, *LESSON_PARAMS}
-        unused = sorted(k for k, v in arrived.items() if k not in known or st.query_params.get_all(k) != v)
+        starts = _starts(page)
+
+        def taken(key: str, values: list[str]) -> bool:  # kept, or dropped by its widget as the page's start
+            return st.query_params.get_all(key) == values or (key in starts and [_as_param(starts[key])] == values)
+
+        unused = sorted(k for k, v in arrived.items() if k not in known or not taken(k, v))
         for k in unused:
             if k not in known and k in st.query_params:
                 del st.query_params[k]
@@ -179,16 +184,27 @@ def note_unused_link_params(page: str) -> None:
                            f"out or corrected: {names}.")
 
 
+def _starts(page: str) -> dict:
+    """The values `page`'s settings start with, as read from its source (page_catalog)."""
+    return page_catalog()[page].defaults if page in page_catalog() else {}
+
+
+def _as_param(value) -> str:
+    """A widget value as its address writes it (`true`, not `True`)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _kept_off_default(page: str) -> dict[str, list[str]]:
     """Values a bound widget leaves out of the address because they equal *its* default, though the
     page starts elsewhere (a toggle `keep` starts on): the link must carry them, or it opens with the
     page's start instead."""
-    starts = page_catalog()[page].defaults if page in page_catalog() else {}
+    starts = _starts(page)
     extra = {}
     for key in st.session_state.get("_shared_keys", ()):
         value = st.session_state.get(key)
-        if key not in st.query_params and key in starts and value != starts[key] and isinstance(value, (str, bool, int, float)):
-            extra[key] = [str(value).lower() if isinstance(value, bool) else str(value)]
+        if (key not in st.query_params and key in starts and value != starts[key]
+                and isinstance(value, (str, bool, int, float))):
+            extra[key] = [_as_param(value)]
     return extra
 
 

@@ -138,7 +138,9 @@ def attention_view(model) -> None:
             target = c2.selectbox("Token looked at (key)", range(result.n), index=min(2, result.n - 1),
                                   format_func=label, key="link_target")
             rows = rank_heads(result.attn, source, target)
-            figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target]),
+            zoom = st.toggle("Zoom the bars to the heads", key="link_zoom",
+                             help="The axis runs from 0 to 1 (all of a token's attention); zoom to compare small weights.")
+            figure(figs.ranking_figure(rows, result.tokens[source], result.tokens[target], zoom=zoom),
                    "attention_link", width="stretch")
             best = rows[0]
             st.caption(f"Strongest: {head_name(best['layer'], best['head'])} with weight {best['attention']:.3f} "
@@ -241,7 +243,8 @@ st.markdown(
 In every layer, each **head** lets every token look at every other token and decide how much of
 each to mix into its new vector. One head is a grid of weights: **row = the token looking
 (query), column = the token looked at (key)**, and every row sums to 1. Different heads learn
-different habits — look one word back, park on `[SEP]`, link a pronoun to its noun.
+different habits — look one word back, park on a special token (`[SEP]` in bert-base, `[CLS]` in the
+embedded model) when there is nothing to do, link a pronoun to its noun.
 """
 )
 

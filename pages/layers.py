@@ -215,7 +215,9 @@ with neighbours_tab:
     if neighbours_tab.open:
         st.markdown("Pick a token: its nearest tokens (cosine) at one layer, among the built-in reviews and WordNet's "
                     "example sentences (3,000 sentences). At layer 0 the neighbours are the same word; higher up "
-                    "they are words used *the same way*.")
+                    "they are words used *the same way*, among the senses the corpus holds. It holds money banks and "
+                    "no river banks: so the river *bank* below finds money *bank*s first, and then, at the top "
+                    "layers of the embedded model, places used as it is used (*side*, *bottom*, *end*).")
         index = neighbour_index(loaded)
         if index is None:
             st.info("This model's corpus index is not built yet (about 10 s for the embedded model; it is kept on "

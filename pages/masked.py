@@ -124,10 +124,12 @@ def fill_view():
         st.markdown("**Best guess for every mask:**")
         st.html(filled_html(result.masked.encoded.tokens, result.masked.positions,
                             [p[0].token for p in result.predictions], hide=framing(model)))
+        zoom = st.toggle("Zoom the bars to the guesses", key="mlm_zoom",
+                         help="The axis runs from 0 to 100% so a 4% guess looks like one; zoom to compare small ones.")
         columns = st.columns(min(len(result.predictions), 3))
         for i, preds in enumerate(result.predictions):
             with columns[i % len(columns)]:
-                figure(predictions_bar(preds, f"Mask {i + 1}"), key=f"mlm_bar_{i}")
+                figure(predictions_bar(preds, f"Mask {i + 1}", zoom=zoom), key=f"mlm_bar_{i}")
         if len(result.predictions) > 1:
             show_joint(model, text, None, "mlm")
         st.caption("Probabilities are the softmax of the MLM head over the whole vocabulary at each "

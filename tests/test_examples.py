@@ -125,3 +125,18 @@ def test_the_try_it_sentence_is_right_after_the_pages_default_fine_tune():
     result = finetune("embedded", train, builtin_sentiment("validation", train.label_names), config)
     label, scores, _ = classify(as_loaded(result), examples.TRY_SENTENCE)
     assert label == "positive" and scores[label] > 0.7, scores
+
+
+def test_the_neighbours_example_finds_what_the_page_says(embedded, tmp_path, monkeypatch):
+    """The Layers page says: the river *bank* of its example finds money banks (the corpus has no
+    river banks) and, at the top layers, places used as it is used (side, bottom, end)."""
+    from core.layers import neighbours
+    from core.layers.states import token_table
+
+    monkeypatch.setattr(neighbours, "RUNS_DIR", tmp_path)
+    index = neighbours.build_index(embedded)
+    query = token_table(embedded, ["We sat on the bank of the river."])
+    bank = next(i for i in range(len(query.tokens)) if query.tokens[i] == "bank")
+    found = neighbours.nearest(index, query, bank, index.n_layers - 1, 10)
+    words = [n["word"] for n in found.to_json()["neighbors"]]
+    assert "bank" in words and {"side", "bottom", "end"} & set(words), words

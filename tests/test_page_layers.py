@@ -39,7 +39,9 @@ def test_projector_animates_every_layer_and_senses_part_ways():
     projector, senses = figures(at)[:2]
     assert [f["name"] for f in projector["frames"]] == [str(layer) for layer in range(7)]
     assert len(projector["layout"]["sliders"][0]["steps"]) == 7
-    assert any(trace.get("mode") == "lines+markers+text" for trace in projector["data"])  # bank's path
+    paths = [t for t in projector["data"] if t.get("mode") == "lines+markers+text"]
+    assert len(paths) == 4 and all(t["name"].startswith("path: bank") for t in paths)  # the 4 built-in banks only
+    assert len({t["line"]["color"] for t in paths}) == 4  # each its own colour
     assert "bank: river vs money" in [t["name"] for t in senses["data"]]
     assert any("cosine 0.97 at layer 0" in c.value for c in at.caption)
     at.selectbox(key="ly_colour").set_value("pos").run()

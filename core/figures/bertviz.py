@@ -63,7 +63,23 @@ def model_view_html(result, layers: list[int] | None = None, heads: list[int] | 
     tensors, include = _layer_tensors(result, layers)
     return model_view(tensors, result.tokens, sentence_b_start=result.sentence_b_start,
                       include_layers=include, include_heads=list(heads) if heads else None,
-                      display_mode="light", html_action="return").data
+                      display_mode="light", html_action="return").data + FIT_TO_WIDTH
+
+
+# bertviz draws the model view's thumbnails at a fixed size: 12 heads are wider than a projector's
+# 1024-pixel screen, and the last heads were cut off. Shrink the drawing until it fits its frame
+# (after bertviz has drawn, and again when the frame is resized).
+FIT_TO_WIDTH = """<script>
+(function () {
+  function fit() {
+    var body = document.body, zoom = parseFloat(body.style.zoom) || 1;
+    var natural = document.documentElement.scrollWidth / zoom;
+    body.style.zoom = Math.min(1, window.innerWidth / natural);
+  }
+  var tries = 0, timer = setInterval(function () { fit(); if (++tries > 20) clearInterval(timer); }, 250);
+  window.addEventListener("resize", fit);
+})();
+</script>"""
 
 
 def head_view_height(n_tokens: int) -> int:

@@ -43,13 +43,13 @@ def layer_change(change, tokens) -> go.Figure:
                    zmin=0, hover="%{y}, %{x}: ‖ΔX‖/‖X‖ = %{z:.3f}", height=_height(len(layers)))
 
 
-def predictions(pairs: list[tuple[str, float]], title: str, *, zoom: bool = False) -> go.Figure:
-    """Horizontal bars of (token, probability), best on top, on a 0-100% axis (`zoom`: scaled to the bars)."""
+def predictions(pairs: list[tuple[str, float]], title: str) -> go.Figure:
+    """Horizontal bars of (token, probability), best on top, on a 0-100% axis."""
     words = [w for w, _ in pairs][::-1]
     probs = [p for _, p in pairs][::-1]
     fig = go.Figure(go.Bar(x=probs, y=words, orientation="h", text=[f"{p:.1%}" for p in probs],
                            textposition="auto", textangle=0, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(range=None if zoom else [0, 1], tickformat=".2~%"),
+    fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".2~%"),
                       height=80 + 28 * len(pairs),
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_yaxes(type="category")

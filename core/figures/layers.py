@@ -18,6 +18,7 @@ from core.figures import safe_labels
 
 PALETTE = px.colors.qualitative.T10 + px.colors.qualitative.Pastel
 OTHER = "(other)"
+PATH_COLOURS = ("#1b1b1b", "#8c564b", "#7b4fa0", "#17737a", "#b8860b", "#c2185b")  # dark: they run over the dots
 MAX_GROUPS = 12  # colours beyond this are hard to tell apart: the rest is grey
 TASK_COLOURS = {"pos": "#4e79a7", "control": "#e15759", "sentiment": "#59a14f"}
 TASK_TITLES = {"pos": "part of speech", "control": "control task (random tag per word)",
@@ -42,7 +43,8 @@ def projector_figure(points: np.ndarray, labels: list[str], hover: list[str], st
                      follow: list[int] = (), title: str = "") -> go.Figure:
     """`points` (layers, n, dims) aligned; one colour per label; a slider and play button over the layers.
 
-    Rows in `follow` also get their path through all layers, drawn as a line.
+    Rows in `follow` (the followed words only) also get their path through all layers: a dotted line
+    of its own colour, named in the legend by its sentence, so four *bank*s are four paths one can tell apart.
     """
     n_layers, _n, dims = points.shape
     grouped = group_labels(labels)
@@ -56,11 +58,12 @@ def projector_figure(points: np.ndarray, labels: list[str], hover: list[str], st
         return [_scatter(points[layer], members[g], g, colours[g], shown, dims) for g in groups]
 
     paths = []
-    for row in follow:
+    for k, row in enumerate(follow):
         coords = {axis: points[:, row, i] for i, axis in enumerate("xyz"[:dims])}
-        path = dict(mode="lines+markers+text", text=[str(layer) for layer in range(n_layers)], showlegend=False,
-                    line=dict(color="#333", width=1), marker=dict(size=3, color="#333"), hoverinfo="skip",
-                    textfont=dict(size=9, color="#555"))
+        colour = PATH_COLOURS[k % len(PATH_COLOURS)]
+        path = dict(mode="lines+markers+text", text=[str(layer) for layer in range(n_layers)],
+                    name=f"path: {hover[row][:48]}", legendgroup="paths", line=dict(color=colour, width=2, dash="dot"),
+                    marker=dict(size=4, color=colour), hoverinfo="skip", textfont=dict(size=9, color=colour))
         paths.append(go.Scatter3d(**coords, **path) if dims == 3 else go.Scatter(**coords, **path))
     fig = go.Figure(data=layer_traces(start) + paths,
                     frames=[go.Frame(data=layer_traces(layer), name=str(layer), traces=list(range(len(groups))))
@@ -98,7 +101,8 @@ def sense_figure(similarity) -> go.Figure:
     fig.add_trace(go.Scatter(x=layers, y=similarity.within.mean(axis=0), mode="lines", name="same sense (mean)",
                              line=dict(color="#555", dash="dash")))
     fig.update_layout(title="The two senses of a word, layer by layer", xaxis_title="layer (0 = embeddings)",
-                      yaxis_title="cosine similarity", height=420, margin=dict(l=10, r=10, t=40, b=10))
+                      yaxis_title="cosine similarity", height=520, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))  # below: a narrow column has no room beside
     return fig
 
 

@@ -34,12 +34,11 @@ def highlight(text: str, spans: list[dict]) -> str:
 
 
 def span_probabilities(tokens: list[str], starts: list[float], ends: list[float], in_context: list[bool],
-                       answer: tuple[int, int] | None = None, *, zoom: bool = False) -> go.Figure:
+                       answer: tuple[int, int] | None = None) -> go.Figure:
     """Two bar rows over the window's tokens: P(the answer starts here) and P(it ends here).
 
     Tokens outside the context (the question, [CLS], [SEP]) are grey: the span is only chosen
-    among context tokens. The chosen first and last tokens are outlined. The axis runs 0-100%;
-    `zoom` scales it to the bars instead.
+    among context tokens. The chosen first and last tokens are outlined. The axis runs 0-100%.
     """
     x = list(range(len(tokens)))
     labels = [escape(t) for t in tokens]
@@ -55,5 +54,5 @@ def span_probabilities(tokens: list[str], starts: list[float], ends: list[float]
                       legend=dict(orientation="h", y=1.12),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-60,
                                  range=[-0.5, len(tokens) - 0.5]),
-                      yaxis=dict(title="probability", tickformat=".2~%", range=None if zoom else [0, 1]))
+                      yaxis=dict(title="probability", tickformat=".2~%", range=[0, 1]))
     return fig

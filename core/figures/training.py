@@ -61,14 +61,14 @@ def confusion_figure(confusion: list[list[int]], label_names: list[str]) -> go.F
     return fig
 
 
-def class_probabilities(scores: dict[str, float], *, zoom: bool = False) -> go.Figure:
-    """One bar per class, most likely on top, on a 0-100% axis (`zoom`: scaled to the bars)."""
+def class_probabilities(scores: dict[str, float]) -> go.Figure:
+    """One bar per class, most likely on top, on a 0-100% axis."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     fig = go.Figure(go.Bar(x=[p for _, p in ranked], y=[escape(n) for n, _ in ranked], orientation="h",
                            text=[f"{p:.1%}" for _, p in ranked], textposition="auto", textangle=0,
                            marker_color="#4e79a7",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(height=60 + 32 * len(ranked), margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title="probability", tickformat=".2~%", range=None if zoom else [0, 1]))
+                      xaxis=dict(title="probability", tickformat=".2~%", range=[0, 1]))
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -44,7 +44,8 @@ def page_purposes(root: Path = ROOT) -> list[tuple[str, str, str, str]]:
     pages = []
     for path, title, icon in app_pages(root)[1:]:
         doc = ast.get_docstring(ast.parse((root / path).read_text(encoding="utf-8"))) or ""
-        pages.append((path, title, icon, doc.split("\n")[0].split(": ", 1)[-1]))
+        purpose = doc.split("\n")[0].split(": ", 1)[-1]
+        pages.append((path, title, icon, purpose[:1].upper() + purpose[1:]))
     return pages
 
 
