@@ -60,3 +60,30 @@ def test_bertviz_model_view_shows_every_head_on_a_projector(app_url, projector):
     assert fits
     heads = frame.evaluate("() => document.body.innerText")
     assert "11" in heads.split()  # the twelfth head's number (bertviz counts from 0) is drawn
+
+
+def test_every_chart_on_every_page_and_tab_has_its_download_menu_and_readable_numbers(app_url, browser):
+    """Each plotly chart of every page and tab comes with "⬇ Download figure", and no number drawn
+    in a chart has more than 4 decimals (float noise such as 0.0999999977648)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = offline_page(context, [])
+    seen = 0
+    for path in PAGES:
+        slug = "" if Path(path).stem == "home" else Path(path).stem
+        page.goto(f"{app_url}/{slug}")
+        wait_for_app(page, timeout_ms=180_000)
+        tabs = page.locator('[data-testid="stTabs"]').first.get_by_role("tab")
+        for k in range(max(tabs.count(), 1)):
+            if tabs.count():
+                tabs.nth(k).click()
+                wait_for_app(page, timeout_ms=180_000)
+            no_exception(page)
+            charts = page.locator('[data-testid="stPlotlyChart"]').count()
+            menus = page.get_by_role("button", name="⬇ Download figure").count()
+            assert menus >= charts, (path, k, charts, menus)
+            noise = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')]
+                .map(t => t.textContent).filter(s => /\\d\\.\\d{5,}/.test(s))""")
+            assert noise == [], (path, k, noise[:40])
+            seen += charts
+    assert seen > 20  # the walk really met the charts
+    context.close()

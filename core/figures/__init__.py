@@ -20,7 +20,8 @@ def heatmap(matrix, x_labels=None, y_labels=None, title: str = "", colorscale: s
     ys = unique_labels(safe_labels(y_labels)) if y_labels is not None else None
     shape = " × ".join(str(d) for d in z.shape)
     fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale=colorscale, zmin=zmin, zmax=zmax,
-                               hovertemplate=hover + "<extra></extra>"))
+                               hovertemplate=hover + "<extra></extra>",
+                               colorbar=dict(tickformat=".3~g")))  # a near-flat map's ticks: 5.64, not 5.64376
     fig.update_layout(title=f"{title} <sub>({shape})</sub>" if title else None,
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=height)
     fig.update_yaxes(autorange="reversed")

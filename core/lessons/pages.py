@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EVERY_PAGE = frozenset({"model"})  # the sidebar's model: every page carries it
 _HELPERS = re.compile(r"^from pages\.(_\w+) import", re.MULTILINE)
 _SHARERS = ("shared", "shared_text")
+_NAMES_A_SETTING = re.compile(r"""\bshared(?:_text)?\(\s*["']""")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ def page_catalog(root: Path = ROOT) -> dict[str, PageInfo]:
     for path, title, _icon in app_pages(root):
         source = (root / path).read_text(encoding="utf-8")
         for helper in _HELPERS.findall(source):  # widgets a page draws through its own helper module
-            source += (root / "pages" / f"{helper}.py").read_text(encoding="utf-8")
+            text = (root / "pages" / f"{helper}.py").read_text(encoding="utf-8")
+            if _NAMES_A_SETTING.search(text):
+                source += text
         name = Path(path).stem
         labels = _settings(source)
         catalog[name] = PageInfo(name, path, title, frozenset(labels) | EVERY_PAGE, labels, _defaults(source))
@@ -69,6 +72,8 @@ def _settings(source: str) -> dict[str, str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
+                if keyword.arg is not None:  # only `**shared(...)` spreads name a setting
+                    continue
                 for call in ast.walk(keyword.value):  # also `**(shared("a") if … else shared("b"))`
                     if (isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
                             and isinstance(call.args[0], ast.Constant)):
@@ -97,11 +102,11 @@ def _defaults(source: str) -> dict[str, object]:
     it is written as a literal or a named constant; a lesson step that leaves a setting out puts it
     back to this, so nothing of an earlier step or lesson survives on the student's screen."""
     tree = ast.parse(source)
-    names = _constants(tree)
+    names = _Constants(tree)
 
     def value(node):
-        if isinstance(node, ast.Name) and node.id in names:
-            return names[node.id]
+        if isinstance(node, ast.Name):
+            return names[node.id]  # a KeyError where the name is no literal: that setting's start is unknown
         try:
             return ast.literal_eval(node)
         except (ValueError, TypeError, SyntaxError):
@@ -119,7 +124,7 @@ def _defaults(source: str) -> dict[str, object]:
                 except LookupError:
                     pass
             continue
-        keys = [call.args[0].value for keyword in node.keywords for call in ast.walk(keyword.value)
+        keys = [call.args[0].value for keyword in node.keywords if keyword.arg is None for call in ast.walk(keyword.value)
                 if isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
                 and isinstance(call.args[0], ast.Constant)]
         kind, given = getattr(node.func, "attr", ""), {k.arg: k.value for k in node.keywords if k.arg}
@@ -142,10 +147,30 @@ def _defaults(source: str) -> dict[str, object]:
     return found
 
 
-def _constants(tree: ast.Module) -> dict[str, object]:
-    """Module-level names a page gives literal values, and those it imports from `core`."""
-    import importlib
+class _Constants(dict):
+    """Module-level names a page gives literal values, and, looked up when first asked for, those it
+    imports from `core` modules that give them literal values (read from their source: nothing is
+    imported, so reading the pages costs the server no start-up)."""
 
+    def __init__(self, tree: ast.Module):
+        super().__init__(_literals(tree))
+        self.imported = {alias.asname or alias.name: (node.module, alias.name) for node in tree.body
+                         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core.")
+                         for alias in node.names}
+
+    def __missing__(self, name: str):
+        module, original = self.imported[name]
+        return _module_literals(module)[original]
+
+
+@lru_cache(maxsize=64)
+def _module_literals(module: str) -> dict[str, object]:
+    source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return _literals(ast.parse(source.read_text(encoding="utf-8"))) if source.is_file() else {}
+
+
+def _literals(tree: ast.Module) -> dict[str, object]:
+    """`NAME = <a literal>` at a module's top level."""
     names = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -153,10 +178,4 @@ def _constants(tree: ast.Module) -> dict[str, object]:
                 names[node.targets[0].id] = ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError):
                 pass
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
-            module = importlib.import_module(node.module)
-            for alias in node.names:
-                constant = getattr(module, alias.name, None)
-                if isinstance(constant, (str, int, float, bool, tuple, list, dict)):
-                    names[alias.asname or alias.name] = constant
     return names
