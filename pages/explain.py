@@ -185,7 +185,10 @@ with attributions_tab:
             m = st.columns(3)
             m[0].metric("Sum of IG attributions", f"{gap.attribution_sum:+.4f}")
             m[1].metric("f(sentence) − f(baseline)", f"{gap.difference:+.4f}")
-            m[2].metric("Completeness gap", f"{gap.gap:.1%}", f"{gap.error:.4f} absolute", delta_color="off")
+            m[2].metric("Completeness gap", f"{gap.gap:.1%}", f"{gap.error:.4f} absolute", delta_color="off",
+                        help="Integrated gradients should add up exactly to the change in probability from the "
+                             "blank baseline to your sentence; the gap is how far the sum is from it (a short "
+                             "path of few steps leaves a gap).")
             if gap.gap > 0.05:
                 st.warning("The gap is above 5%: the path integral is not yet exact; raise the IG steps.")
             else:

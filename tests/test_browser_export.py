@@ -32,6 +32,7 @@ def test_the_masked_word_chart_downloads_as_png_and_svg_and_the_page_as_html(app
     report = open(download.value.path(), encoding="utf-8").read()
     assert download.value.suggested_filename == "masked-words-nsp.html"
     assert "<td>The report holds the [MASK] sentence.</td>" in report and "<b>embedded</b>" in report
+    assert "<th>Sentence with masks</th>" in report and "<th>mlm_text</th>" not in report  # named as the page names it
     assert report.count("Plotly.newPlot") == page.locator(".js-plotly-plot").count() >= 1
     no_exception(page)
     context.close()

@@ -140,3 +140,19 @@ def test_the_neighbours_example_finds_what_the_page_says(embedded, tmp_path, mon
     found = neighbours.nearest(index, query, bank, index.n_layers - 1, 10)
     words = [n["word"] for n in found.to_json()["neighbors"]]
     assert "bank" in words and {"side", "bottom", "end"} & set(words), words
+
+
+def test_the_entities_example_is_tagged_rightly_after_the_pages_default_fine_tune():
+    """Named entities with the page's settings for the task (half a minute): the proposed sentence's
+    people and place come out as a person would tag them."""
+    from core.models.classifiers import as_loaded
+    from core.tasks.predict import tag_text
+    from core.tasks.sources import RECIPES, task_data
+    from core.training.config import TrainConfig
+    from core.training.finetune import finetune
+
+    data = task_data("tokens")
+    result = finetune("embedded", data.builtin("train"), data.builtin("validation"), TrainConfig(**RECIPES["tokens"]))
+    tagged = tag_text(as_loaded(result), data.example["text"])
+    assert [(e["text"], e["type"]) for e in tagged.entities] == [
+        ("Ada Lovelace", "PER"), ("Charles Babbage", "PER"), ("London", "LOC")], tagged.entities

@@ -26,7 +26,10 @@ def _pairs() -> TaskData:
                     lambda name, limit, seed: load_hub_dataset(name, limit, seed, table=HUB_PAIRS), ("csv",),
                     "A CSV with the columns `text_a,text_b,label`: sentence A, sentence B and how they relate "
                     "(any labels, e.g. entailment / neutral / contradiction, or paraphrase / different).",
-                    {"text": "A man is playing a guitar on stage.", "pair": "Someone is making music."})
+                    # neutral (B may be true, A does not say); the recipe's model says so at 97%, while its
+                    # entailments and contradictions are coin flips (test accuracy ~64%, shown on the page)
+                    {"text": "Beavers built a dam across the stream, and the meadow behind it has turned into a pond.",
+                     "pair": "The pond now attracts ducks and herons."})
 
 
 def _tokens() -> TaskData:
@@ -38,7 +41,7 @@ def _tokens() -> TaskData:
                     'JSONL, one sentence a line: `{"tokens": ["Ada", "Lovelace", "lived", "in", "London"], '
                     '"tags": ["B-PER", "I-PER", "O", "O", "B-LOC"]}`. Any BIO tag set; it is read from the '
                     "training file.",
-                    {"text": "Marie Curie moved from Warsaw to Paris to study at the Sorbonne."})
+                    {"text": "Ada Lovelace worked with Charles Babbage in London."})  # tests/test_examples.py
 
 
 def _questions() -> TaskData:
