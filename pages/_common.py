@@ -189,6 +189,12 @@ def _starts(page: str) -> dict:
     return page_catalog()[page].defaults if page in page_catalog() else {}
 
 
+def _labels(page: str) -> dict[str, str]:
+    """Each setting of `page` named by its widget's label (read from the source, or given at run time)."""
+    return {**(page_catalog()[page].labels if page in page_catalog() else {}),
+            **st.session_state.get("_shared_labels", {})}
+
+
 def _as_param(value) -> str:
     """A widget value as its address writes it (`true`, not `True`)."""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -211,8 +217,7 @@ def _kept_off_default(page: str) -> dict[str, list[str]]:
 def _shown_inputs(page: str) -> dict[str, list[str]]:
     """This run's address-bound widgets and their values, defaults included (the address omits those),
     each named by its widget's label as the page shows it, not by its internal key."""
-    labels = {**page_catalog()[page].labels, **st.session_state.get("_shared_labels", {})} \
-        if page in page_catalog() else {}
+    labels = _labels(page)
     shown = {}
     for key in sorted(st.session_state.get("_shared_keys", ())):
         value = st.session_state.get(key)
