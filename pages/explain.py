@@ -24,7 +24,7 @@ from core.models.classifiers import list_classifiers, open_classifier
 from core.models.loading import EMBEDDED
 from core.training.finetune import quick_finetune
 from pages._common import (figure, shared, cached_model, current_model, job_panel, job_running, my_runs_dir, new_model_dir,
-                           start_job, table)
+                           offline_now, start_job, table)
 
 CLASSIFIER, MASKED = "A classifier's label", "A masked word"
 HUB = "A hub classifier (online)…"
@@ -79,13 +79,14 @@ def pick_classifier() -> str | None:
         st.session_state["xp_ft_taken"] = done.id
         st.session_state["xp_classifier"] = done.result  # before the picker exists: allowed
     found = {c["choice"]: c for c in list_classifiers(my_runs_dir())}
-    options = [*found, HUB]
+    options = [*found, *([] if offline_now() else [HUB])]  # offline, a hub classifier would only fail
     if st.session_state.get("xp_classifier") not in options:  # e.g. a folder deleted since
         st.session_state.pop("xp_classifier", None)
     left, right = st.columns([3, 2])
     picked = left.selectbox(
         "Classifier", options, key="xp_classifier",
-        format_func=lambda c: c if c == HUB else f"{found[c]['name']} · {found[c]['type']} · {', '.join(found[c]['labels'])}")
+        format_func=lambda c: c if c == HUB else f"{found[c]['name']} · {found[c]['type']} · {', '.join(found[c]['labels'])}") \
+        if options else None
     with right:
         st.write("")
         st.button("⚡ Quick fine-tune", key="xp_quick", on_click=start_quick_finetune, disabled=job_running("xp_ft_job"),
@@ -127,8 +128,8 @@ if mode == CLASSIFIER:
     st.caption("The sidebar's model is the starting point of a quick fine-tune; the classifier is picked here.")
     choice = pick_classifier()
     if choice is None:
-        st.info("No classifier yet: press **⚡ Quick fine-tune** (about a minute), fine-tune one on the "
-                "Fine-tuning page, or type a hub classifier's id.")
+        st.info("No classifier yet: press **⚡ Quick fine-tune** (about a minute) or fine-tune one on the "
+                "Fine-tuning page" + ("." if offline_now() else ", or type a hub classifier's id."))
         st.stop()
 else:
     choice = current_model().choice

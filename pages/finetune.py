@@ -20,7 +20,7 @@ from core.tasks.sources import HEAD_OF_TASK, PRESETS, RECIPES, describe, token_l
 from core.training.config import TrainConfig
 from core.training.finetune import estimate_seconds, finetune, measure_throughput
 from pages._common import (figure, current_model, job_panel, job_running, jobs_caption, latest, my_runs_dir, name_box,
-                           new_model_dir, offline_now, shared, start_job, take_unless_linked)
+                           new_model_dir, offline_hub_models, offline_now, shared, start_job, take_unless_linked)
 from pages._tasks import LESSONS, TITLES, pick_data, show_rows, show_scores, try_it
 
 st.title("🎯 Fine-tuning")
@@ -225,10 +225,11 @@ show_job()
 # ----------------------------------------------------------------------------- 4. try a model
 st.header("4 · Try a trained model")
 st.markdown("Any model with this task's head: one you fine-tuned earlier, or a well-known pretrained one from the "
-            "hub (needs internet), in the same view.")
+            "hub (needs internet, unless downloaded beforehand), in the same view.")
 head = HEAD_OF_TASK[task]
 saved = {m["choice"]: f"yours · {m['name']}" for m in list_classifiers(my_runs_dir(), heads=(head,))}
-options = {**saved, **{hub_id: f"hub · {hub_id}" for hub_id in PRESETS[task]}}
+hub = [h for h in PRESETS[task] if not offline_now() or h in offline_hub_models()]  # offline: only what loads
+options = {**saved, **{hub_id: f"hub · {hub_id}" for hub_id in hub}}
 picked = st.selectbox("Model", list(options), format_func=options.get, index=None, key=f"ft_try_model_{task}",
                       placeholder="Choose a model to try")
 if picked:

@@ -43,10 +43,8 @@ def test_each_task_opens_on_its_builtin_data(task, shown, length, tiny_bert):
     assert any(shown in c.value for c in at.caption), [c.value for c in at.caption]
     assert at.select_slider(key="ft_max_len").value == length and not at.button(key="ft_start").disabled
     assert any(c.value == expectation(task) for c in at.caption)  # the embedded model's measured test score
-    # A pretrained hub model to try: offline, one friendly line.
-    at.selectbox(key=f"ft_try_model_{task}").set_value(PRESETS[task][0])
-    at.run()
-    assert not at.exception and any("No internet" in e.value for e in at.error)
+    # Offline, a pretrained hub model that is not downloaded is not offered: it would only fail.
+    assert not any(PRESETS[task][0] in option for option in at.selectbox(key=f"ft_try_model_{task}").options)
 
 
 def tried(task: str, choice: str, **typed):

@@ -48,9 +48,10 @@ def predictions(pairs: list[tuple[str, float]], title: str) -> go.Figure:
     words = [w for w, _ in pairs][::-1]
     probs = [p for _, p in pairs][::-1]
     fig = go.Figure(go.Bar(x=probs, y=words, orientation="h", text=[f"{p:.1%}" for p in probs],
-                           textposition="auto", textangle=0, hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+                           textposition="outside", cliponaxis=False, textangle=0,
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], tickformat=".2~%"),
                       height=80 + 28 * len(pairs),
-                      margin=dict(l=10, r=10, t=40, b=10))
+                      margin=dict(l=10, r=40, t=40, b=10))
     fig.update_yaxes(type="category")
     return fig

@@ -28,10 +28,11 @@ def predictions_bar(predictions, title: str = "", original_id: int | None = None
     colours = ["#f28e2b" if p.token_id == original_id else "#4e79a7" for p in predictions]
     fig = go.Figure(go.Bar(
         x=[p.score for p in predictions], y=[f"{i + 1}. {t}" for i, t in enumerate(labels)], orientation="h",
-        marker_color=colours, text=[f"{p.score:.1%}" for p in predictions], textposition="auto", textangle=0,
+        marker_color=colours, text=[f"{p.score:.1%}" for p in predictions], textangle=0,
+        textposition="auto" if zoom else "outside", cliponaxis=False,  # a 4% bar's label beside it, full size
         hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=escape(title) if title else None, height=60 + 28 * len(predictions),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      margin=dict(l=10, r=40, t=40 if title else 10, b=10),  # r: room for the "100%" tick
                       xaxis=dict(title="probability", tickformat=".2~%", rangemode="tozero",
                                  range=None if zoom else [0, 1]))
     fig.update_yaxes(autorange="reversed")

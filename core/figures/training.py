@@ -65,10 +65,10 @@ def class_probabilities(scores: dict[str, float]) -> go.Figure:
     """One bar per class, most likely on top, on a 0-100% axis."""
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     fig = go.Figure(go.Bar(x=[p for _, p in ranked], y=[escape(n) for n, _ in ranked], orientation="h",
-                           text=[f"{p:.1%}" for _, p in ranked], textposition="auto", textangle=0,
+                           text=[f"{p:.1%}" for _, p in ranked], textposition="outside", cliponaxis=False, textangle=0,
                            marker_color="#4e79a7",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(height=60 + 32 * len(ranked), margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(height=60 + 32 * len(ranked), margin=dict(l=10, r=40, t=10, b=10),
                       xaxis=dict(title="probability", tickformat=".2~%", range=[0, 1]))
     fig.update_yaxes(autorange="reversed")
     return fig
