@@ -66,19 +66,18 @@ def page_catalog(root: Path = ROOT) -> dict[str, PageInfo]:
     return catalog
 
 
+def _setting_keys(widget: ast.Call) -> list[str]:
+    """The settings a widget call binds: `**shared("key")` (or `**(shared("a") if … else shared("b"))`)."""
+    return [call.args[0].value for keyword in widget.keywords if keyword.arg is None
+            for call in ast.walk(keyword.value)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
+            and isinstance(call.args[0], ast.Constant)]
+
+
 def _settings(source: str) -> dict[str, str]:
-    """The settings a page's source binds (`**shared("key")` in a widget call) and each widget's label."""
-    found = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                if keyword.arg is not None:  # only `**shared(...)` spreads name a setting
-                    continue
-                for call in ast.walk(keyword.value):  # also `**(shared("a") if … else shared("b"))`
-                    if (isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
-                            and isinstance(call.args[0], ast.Constant)):
-                        found[call.args[0].value] = _label(node) or call.args[0].value
-    return found
+    """The settings a page's source binds and each widget's label."""
+    return {key: _label(node) or key for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            for key in _setting_keys(node)}
 
 
 def _label(widget: ast.Call) -> str:
@@ -86,11 +85,16 @@ def _label(widget: ast.Call) -> str:
     label = widget.args[0] if widget.args else next((k.value for k in widget.keywords if k.arg == "label"), None)
     if isinstance(label, ast.List):  # st.tabs([...]): its label is the open tab's name
         return "Open tab"
-    if isinstance(label, ast.IfExp):  # "Sentence A" if pair else "Your text"
-        return " / ".join(filter(None, (_label(ast.Call(ast.Name("_"), [side], [])) for side in (label.body, label.orelse))))
-    if isinstance(label, ast.JoinedStr):  # an f-string: what is computed shows as …
-        return "".join(part.value if isinstance(part, ast.Constant) else "…" for part in label.values).strip()
-    return label.value if isinstance(label, ast.Constant) and isinstance(label.value, str) else ""
+    return _text(label)
+
+
+def _text(node) -> str:
+    """Label text written in the source: a string, both sides of a conditional, an f-string's fixed parts."""
+    if isinstance(node, ast.IfExp):  # "Sentence A" if pair else "Your text"
+        return " / ".join(filter(None, (_text(node.body), _text(node.orelse))))
+    if isinstance(node, ast.JoinedStr):  # what is computed shows as …
+        return "".join(part.value if isinstance(part, ast.Constant) else "…" for part in node.values).strip()
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
 
 
 _VALUE_AT = {"text_input": 1, "text_area": 1, "slider": 3, "number_input": 3, "select_slider": 2}
@@ -124,9 +128,7 @@ def _defaults(source: str) -> dict[str, object]:
                 except LookupError:
                     pass
             continue
-        keys = [call.args[0].value for keyword in node.keywords if keyword.arg is None for call in ast.walk(keyword.value)
-                if isinstance(call, ast.Call) and getattr(call.func, "id", "") in _SHARERS and call.args
-                and isinstance(call.args[0], ast.Constant)]
+        keys = _setting_keys(node)
         kind, given = getattr(node.func, "attr", ""), {k.arg: k.value for k in node.keywords if k.arg}
         try:
             if len(keys) != 1 or keys[0] in found or keys[0] in kept:
@@ -142,7 +144,7 @@ def _defaults(source: str) -> dict[str, object]:
                 found[keys[0]] = list(options)[value(given["index"]) if "index" in given else 0]
             elif kind == "toggle":
                 found[keys[0]] = value(given["value"]) if "value" in given else False
-        except (LookupError, IndexError, KeyError):
+        except LookupError:  # a value the page computes: its start is not known here
             pass
     return found
 
