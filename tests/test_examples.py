@@ -99,7 +99,7 @@ def test_the_lesson_on_resting_heads_names_the_token_this_model_parks_on(embedde
 def test_every_heading_a_lesson_names_exists_on_its_page():
     """A step that says "scroll to *3 · The vocabulary*" must name a heading the page draws, and a
     tab or choice it opens must be one the page offers."""
-    free_text = re.compile(r"(_text|_a|_b|_pair|_word|_context)$")
+    free_text = re.compile(r"(_text|_masked|_query|_a|_b|_pair|_word|_context)$")  # typed text, not a choice
     for lesson in builtin_lessons().values():
         for step in lesson.steps:
             source = (ROOT / step.page.path).read_text(encoding="utf-8")
