@@ -119,3 +119,15 @@ def test_the_family_presets_and_org_ids_are_hub_ids():
     assert resolve("prajjwal1/bert-tiny").kind == "hub"
     with pytest.raises(UserError, match="outside the model folders"):
         resolve("./prajjwal1/bert-tiny")
+
+
+def test_a_saved_model_is_named_for_what_it_is(tmp_path):
+    """The sidebar names the lab's from-scratch BERT as such, not as "fine-tuned"."""
+    from core.models.saved import local_kind
+
+    for record, kind in (("lab.json", "pretrained from scratch"), ("training.json", "fine-tuned"), (None, "your model")):
+        folder = tmp_path / kind.replace(" ", "-")
+        folder.mkdir()
+        if record:
+            (folder / record).write_text("{}")
+        assert local_kind(folder) == kind
