@@ -246,13 +246,11 @@ with neighbours_tab:
             else:
                 tokens = [readable(t) for t in query.tokens]
                 default = next((i for i in range(len(tokens)) if query.word_text(i).lower() == "bank"), 0)
-                if "ly_token_for" not in st.session_state:  # the first view: a link's token, else *bank*
-                    linked = st.query_params.get("ly_token", "")
-                    st.session_state["ly_token"] = int(linked) if linked.isdigit() and int(linked) < len(tokens) else default
-                elif st.session_state["ly_token_for"] != text:  # a new sentence: its own default token
+                if st.session_state.get("ly_token_for", text) != text:  # a new sentence: its own default token
                     st.session_state["ly_token"] = default
-                st.session_state["ly_token_for"] = text
-                picked = st.pills("Token", range(len(tokens)), format_func=tokens.__getitem__, **shared("ly_token"))
+                st.session_state["ly_token_for"] = text  # (the first view: a link's token, as bound, else *bank*)
+                picked = st.pills("Token", range(len(tokens)), format_func=tokens.__getitem__, default=default,
+                                  **shared("ly_token"))
                 c1, c2 = st.columns(2)
                 layer = c1.slider("Layer", 0, index.n_layers - 1, index.n_layers - 1, **shared("ly_nn_layer"),
                                   help="Layer 0 is the embeddings; layer l is the output of layer l.")
