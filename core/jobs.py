@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core.errors import UserError
+from core.memory import give_back
 
 
 class JobCancelled(Exception):
@@ -136,6 +137,7 @@ class JobManager:
             traceback.print_exc()
         finally:
             job.finished = time.time()
+            give_back()  # what the job freed goes back to the system, not to the server's high-water mark
 
     def get(self, job_id: int | None) -> Job | None:
         return self._jobs.get(job_id) if job_id is not None else None

@@ -64,6 +64,9 @@ def warm_up() -> None:
     with _lock:
         if _warm.is_set():
             return
+        from core.memory import tune_allocator
+
+        tune_allocator()  # before the big allocations: a job's freed memory goes back to the system
         for name in script_imports(app_scripts()):
             if name != __name__ and _is_module(name):
                 importlib.import_module(name)

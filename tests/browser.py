@@ -44,15 +44,15 @@ class AppServer:
 
 
 @contextmanager
-def running_app(runs: Path, abandon_after_s: float = 3):
-    """`streamlit run app.py` offline on a free loopback port, with its own runs/ folder and a short
+def running_app(runs: Path, abandon_after_s: float = 3, app: str = "app.py"):
+    """`streamlit run app.py` (or another `app` script) offline on a free loopback port, with its own runs/ folder and a short
     grace (`abandon_after_s`) before a job whose tab closed stops itself."""
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "BERT_PLAYGROUND_RUNS": str(runs),
            "BERT_PLAYGROUND_ABANDON_S": str(abandon_after_s)}
     log = open(ROOT / "build" / f"streamlit-{port}.log", "w") if (ROOT / "build").is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", app, "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

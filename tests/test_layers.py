@@ -21,7 +21,8 @@ from core.layers.probes import control_tags, run_probes, selectivity, sentence_s
 from core.layers.projector import align, project
 from core.layers.query_key import attentionviz_transform, query_key_map, softmax_rows, spread
 from core.layers.senses import SENSES, sense_sentences, sense_similarity
-from core.layers.states import clean_sentences, token_table
+from core.layers import states
+from core.layers.states import clean_sentences, first_token_vectors, sentence_rows, token_table
 from core.models.loading import get_model
 
 SENTENCES = ["The cat sat on the unbelievably warm mat.", "She ran to the station.", "Dogs bark loudly at night."]
@@ -49,6 +50,33 @@ def test_token_table_rows_are_the_tokens_without_specials_and_match_one_sentence
         alone = token_table(loaded, [text])
         np.testing.assert_allclose(table.states[:, table.sentence == s], alone.states, atol=1e-4)
     assert "⟦" in table.context(0) and table.first[0]
+
+
+def test_first_token_vectors_are_the_tables_and_no_row_keeps_its_batch_alive(tiny_bert):
+    loaded = get_model(tiny_bert)
+    np.testing.assert_allclose(first_token_vectors(loaded, SENTENCES), token_table(loaded, SENTENCES).cls, atol=1e-6)
+    for rows in sentence_rows(loaded, SENTENCES):  # a view would hold the whole padded batch in memory
+        for array in (rows.cls, rows.states):
+            assert array.base is None or array.base.nbytes == array.nbytes  # its own memory, nothing more
+
+
+def test_long_sentences_come_in_batches_of_at_most_the_token_budget(tiny_bert, monkeypatch):
+    loaded = get_model(tiny_bert)
+    monkeypatch.setattr(states, "BATCH_TOKENS", 64)
+    texts = [" ".join(["word"] * n) for n in (3, 5, 20, 22, 24, 25, 26)]
+    batches, lengths = states._batches(loaded, texts, batch_size=32)
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    assert all(len(b) * max(lengths[i] for i in b) <= 64 for b in batches if len(b) > 1)
+    assert len(batches) >= 3  # the long ones could not all share one batch
+
+
+def test_tagging_leaves_no_tagger_in_memory():
+    if pos.tagger_missing():
+        pytest.skip(pos.tagger_missing())
+    import nltk.tag
+
+    assert pos.tag_words([["The", "cat", "sat", "."]]) == [["DET", "NOUN", "VERB", "."]]
+    assert nltk.tag._get_tagger.cache_info().currsize == 0  # nltk.pos_tag's tagger would stay for good
 
 
 def test_procrustes_alignment_leaves_distances_and_recovers_a_rotation():

@@ -175,13 +175,13 @@ def _write_index(loaded, final: Path, reporter: Reporter) -> None:
         notes.append(tagger_missing())
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".tmp"))
-    stacked = np.concatenate(layers, axis=1)
-    for layer in range(stacked.shape[0]):
-        np.save(work / f"layer_{layer:02d}.npy", np.ascontiguousarray(stacked[layer]))
+    n_layers = layers[0].shape[0]
+    for layer in range(n_layers):  # one layer in memory at a time, not a second copy of them all
+        np.save(work / f"layer_{layer:02d}.npy", np.concatenate([rows[layer] for rows in layers]))
     np.savez(work / "rows.npz", sentence=np.asarray(sentence, dtype=np.int32),
              spans=np.asarray(spans, dtype=np.int32), words=np.asarray(words, dtype=np.int32))
     (work / "meta.json").write_text(json.dumps({"model": loaded.choice, "version": VERSION, "sentences": sentences,
-                                                "tokens": tokens, "pos": pos, "n_layers": stacked.shape[0],
+                                                "tokens": tokens, "pos": pos, "n_layers": n_layers,
                                                 "notes": notes}))
     try:
         work.rename(final)

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from core.errors import UserError
 from core.inputs.datasets import builtin_sentiment
 from core.layers.pos import table_tags
-from core.layers.states import token_table
+from core.layers.states import first_token_vectors, token_table
 from core.progress import Reporter, SilentReporter, SubProgress
 
 TASKS = ("pos", "control", "sentiment")
@@ -130,9 +130,9 @@ def word_probes(loaded, tasks, sentences: list[str], reporter: Reporter, seed: i
 def sentiment_probe(loaded, reporter: Reporter) -> ProbeResult:
     """The built-in reviews' label (train split -> test split) from the first token's vector at every layer."""
     train, test = builtin_sentiment("train"), builtin_sentiment("test")
-    table = token_table(loaded, train.texts + test.texts, reporter=SubProgress(reporter, 0, 0.5))
-    is_test = np.arange(len(table.sentences)) >= len(train)
-    return fit_layers(table.cls, np.array(train.labels + test.labels), is_test, "sentiment",
+    vectors = first_token_vectors(loaded, train.texts + test.texts, reporter=SubProgress(reporter, 0, 0.5))
+    is_test = np.arange(vectors.shape[1]) >= len(train)
+    return fit_layers(vectors, np.array(train.labels + test.labels), is_test, "sentiment",
                       SubProgress(reporter, 0.5, 1))
 
 

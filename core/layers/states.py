@@ -20,6 +20,8 @@ from core.progress import Reporter, SilentReporter
 
 MAX_TOKENS = 128  # per sentence: corpora of short sentences, cut (with a count) beyond this
 BATCH_SIZE = 32
+BATCH_TOKENS = 2048  # and at most this many (padded) tokens a batch: every layer's vectors of a batch
+# are held at once, so long sentences come in smaller batches (7 x 2048 x 384 floats = 22 MB for MiniLM)
 
 
 @dataclass
@@ -48,10 +50,13 @@ def _batches(loaded, sentences: list[str], batch_size: int) -> tuple[list[list[i
     """Sentence indices grouped by length, so a batch pads little (padding is computed like any token);
     and each sentence's full length."""
     lengths = [len(ids) for ids in loaded.tokenizer(sentences, add_special_tokens=True)["input_ids"]]
+    limit = min(MAX_TOKENS, loaded.max_length)
     batches: list[list[int]] = []
     for i in sorted(range(len(sentences)), key=lengths.__getitem__):
-        # A new batch when it is full or this sentence would pad the first by over a quarter.
-        if not batches or len(batches[-1]) == batch_size or lengths[i] > 1.25 * lengths[batches[-1][0]] + 4:
+        # A new batch when it is full (in sentences or padded tokens: this sentence is its longest)
+        # or this sentence would pad the first by over a quarter.
+        if not batches or len(batches[-1]) == batch_size or (len(batches[-1]) + 1) * min(lengths[i], limit) > \
+                BATCH_TOKENS or lengths[i] > 1.25 * lengths[batches[-1][0]] + 4:
             batches.append([])
         batches[-1].append(i)
     return batches, lengths
@@ -86,8 +91,8 @@ def sentence_rows(loaded, sentences: list[str], batch_size: int = BATCH_SIZE,
                 tokens=loaded.tokenizer.convert_ids_to_tokens([ids[t] for t in keep]),
                 word=[owner[t] for t in keep],
                 spans=[spans[t] for t in keep],
-                states=hidden[:, b, keep],
-                cls=hidden[:, b, 0],
+                states=hidden[:, b, keep],  # a copy (a list index): the batch's array is not kept alive
+                cls=hidden[:, b, 0].copy(),  # a copy too: a view would keep the whole padded batch
                 truncated=lengths[i] > limit,
             )
         encoded += len(batch)
@@ -152,6 +157,20 @@ def token_table(loaded, sentences: list[str], batch_size: int = BATCH_SIZE,
         notes=[f"{cut} sentence(s) were longer than {min(MAX_TOKENS, loaded.max_length)} tokens and were cut."]
         if cut else [],
     )
+
+
+def first_token_vectors(loaded, sentences: list[str], batch_size: int = BATCH_SIZE,
+                        reporter: Reporter | None = None) -> np.ndarray:
+    """(layers + 1, sentences, hidden): the first token ([CLS] or <s>) of every sentence at every
+    layer, without keeping the other tokens' vectors (a sentence probe's whole input, ~1/20 of a table)."""
+    out = None
+    for rows in sentence_rows(loaded, sentences, batch_size, reporter):
+        if out is None:
+            out = np.empty((rows.cls.shape[0], len(sentences), rows.cls.shape[1]), dtype=np.float32)
+        out[:, rows.index] = rows.cls
+    if out is None:
+        raise UserError("Type at least one sentence (one per line).")
+    return out
 
 
 def check_layer(layer: int, n_layers: int) -> int:
