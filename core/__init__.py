@@ -12,5 +12,6 @@ CLI in `commands`, over the same functions).
     training/  one kit + config; fine-tuning, distillation, pruning, ensembles, pretraining
     figures/   plotly figures, offline bertviz views, the model diagram
     offline/   bertviz's scripts and NLTK's data, fetched from package registries
-    progress.py (the Reporter Protocol), jobs.py (background jobs), errors.py (UserError)
+    progress.py (the Reporter Protocol), jobs.py (background jobs), memory.py (memory a job freed goes
+    back to the system), errors.py (UserError)
 """
