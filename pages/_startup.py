@@ -17,6 +17,7 @@ Only the standard library and streamlit are imported at the top of this module.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -59,6 +60,15 @@ def _is_module(name: str) -> bool:
         return False
 
 
+def _streamlit_compiling():
+    """Streamlit's lock around compiling a script (its ScriptCache's; there is no public one), or a
+    no-op outside a real server. Python 3.11 builds ASTs with interpreter-wide state, so parsing while
+    another thread compiles a page (a first visitor's deep link does) can fail with `SystemError:
+    AST constructor recursion depth mismatch`; holding this lock, nobody compiles meanwhile."""
+    cache = getattr(runtime.get_instance(), "_script_cache", None) if _real_server() else None
+    return getattr(cache, "_lock", None) or contextlib.nullcontext()
+
+
 def warm_up() -> None:
     """Import every module the app's scripts import and load the default model: once, one thread."""
     with _lock:
@@ -67,7 +77,13 @@ def warm_up() -> None:
         from core.memory import tune_allocator
 
         tune_allocator()  # before the big allocations: a job's freed memory goes back to the system
-        for name in script_imports(app_scripts()):
+        from core.lessons.pages import page_catalog, page_purposes
+
+        with _streamlit_compiling():  # every source this process reads as an AST, read once, now
+            names = script_imports(app_scripts())
+            page_catalog()
+            page_purposes()
+        for name in names:
             if name != __name__ and _is_module(name):
                 importlib.import_module(name)
         from core.errors import UserError

@@ -69,3 +69,26 @@ def test_the_warm_up_imports_the_libraries_pages_and_jobs_use_later():
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["torch", "sklearn.metrics", "sklearn.decomposition", "accelerate",
                                    "bertviz", "core.models.loading", "core.training.kit"]
+
+
+def test_the_sources_are_parsed_once_and_outside_a_server_without_streamlits_lock():
+    """Python 3.11 cannot build two ASTs at once on two threads: the page readers parse once per
+    process (the warm-up does it, under Streamlit's compile lock), then answer from memory."""
+    from contextlib import nullcontext
+
+    from core.lessons.pages import app_pages, page_catalog, page_purposes
+
+    for reader in (app_pages, page_catalog, page_purposes):
+        assert reader() is reader()
+    assert isinstance(_startup._streamlit_compiling(), nullcontext)  # AppTest and the CLI: nothing to hold
+
+
+def test_on_a_server_the_warm_up_holds_the_lock_streamlit_compiles_under(monkeypatch):
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    cache = ScriptCache()
+    monkeypatch.setattr(_startup, "_real_server", lambda: True)
+    monkeypatch.setattr(_startup.runtime, "get_instance", lambda: type("Runtime", (), {"_script_cache": cache})())
+    with _startup._streamlit_compiling():
+        assert cache._lock.locked()  # a page compiling now would wait: no AST is built beside ours
+    assert not cache._lock.locked()

@@ -30,16 +30,22 @@ class PageInfo:
     defaults: dict[str, object]  # setting -> the value the page starts with, where its source says it plainly
 
 
-def app_pages(root: Path = ROOT) -> list[tuple[str, str, str]]:
+# Each reader below parses sources once per process and keeps the result (not to be changed): on
+# Python 3.11 two threads building ASTs at once can fail (`SystemError: AST constructor recursion
+# depth mismatch`), so the server reads them all at start-up, under Streamlit's compile lock
+# (pages/_startup.py), and never parses again while students' scripts compile.
+@lru_cache(maxsize=4)
+def app_pages(root: Path = ROOT) -> tuple[tuple[str, str, str], ...]:
     """(path, title, icon) of every page app.py navigates to, in course order, read without Streamlit."""
     tree = ast.parse((root / "app.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES":
-            return [page for page in ast.literal_eval(node.value) if (root / page[0]).is_file()]
+            return tuple(page for page in ast.literal_eval(node.value) if (root / page[0]).is_file())
     raise RuntimeError("app.py has no PAGES list")
 
 
-def page_purposes(root: Path = ROOT) -> list[tuple[str, str, str, str]]:
+@lru_cache(maxsize=4)
+def page_purposes(root: Path = ROOT) -> tuple[tuple[str, str, str, str], ...]:
     """(path, title, icon, what it teaches) of every page after Home, in course order: what the Home
     page lists, from the one PAGES list and each page's own first line, so no page is left out."""
     pages = []
@@ -47,7 +53,7 @@ def page_purposes(root: Path = ROOT) -> list[tuple[str, str, str, str]]:
         doc = ast.get_docstring(ast.parse((root / path).read_text(encoding="utf-8"))) or ""
         purpose = doc.split("\n")[0].split(": ", 1)[-1]
         pages.append((path, title, icon, purpose[:1].upper() + purpose[1:]))
-    return pages
+    return tuple(pages)
 
 
 @lru_cache(maxsize=4)
