@@ -2,6 +2,7 @@
 `transformers.pipeline("fill-mask")` on the same weights and sentences, in one process.
 
     python bench/bench_fill_mask.py [--model embedded] [--sentences 64] [--repeats 3]
+    python bench/bench_fill_mask.py --whole [--sentences 120]   # whole processes, start-up included
 
 Ratio = ours / pipeline; below 1 means we are faster. If the model's MLM head is not trained yet
 (the embedded model before its heads land) the head's weights are random: the timing is the same
@@ -61,13 +62,63 @@ def best_of(repeats: int, fn) -> float:
     return min(times)
 
 
+PIPELINE_PROCESS = """import sys
+sys.path[:0] = [{root!r}, {bench!r}]
+from transformers import pipeline
+from bench_fill_mask import as_masked_lm
+from core.models.loading import get_model
+loaded = get_model({model!r})
+pipe = pipeline("fill-mask", model=as_masked_lm(loaded), tokenizer=loaded.tokenizer, device=loaded.device)
+pipe(open({path!r}, encoding="utf-8").read().splitlines(), top_k={top_k})
+"""
+
+
+def whole_processes(model: str, n: int, repeats: int, top_k: int) -> None:
+    """What a user of the command line waits for: a new process that answers the sentences of a file
+    (`python -m core fill-mask --file`) vs a new process running the pipeline on them; medians,
+    alternating, and each process's peak memory."""
+    import os
+    import statistics
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(sentences(n)) + "\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    runs = {
+        "ours": [sys.executable, "-m", "core", "fill-mask", "--file", f.name, "--model", model, "--top-k", str(top_k)],
+        "pipeline": [sys.executable, "-c", PIPELINE_PROCESS.format(root=str(root), bench=str(root / "bench"),
+                                                                   model=model, path=f.name, top_k=top_k)],
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    peaks: dict[str, list[int]] = {k: [] for k in runs}
+    for _ in range(repeats):
+        for name, argv in runs.items():
+            start = time.perf_counter()
+            done = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], cwd=root, env=env, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - start)
+            if done.returncode:
+                raise SystemExit(f"{name} failed: {done.stderr[-500:]}")
+            peaks[name].append(int(done.stderr.strip().splitlines()[-1]) // 1024)
+    os.unlink(f.name)
+    for name in runs:
+        print(f"{name:9s} whole process: {statistics.median(times[name]):5.2f} s (median of {repeats}), "
+              f"peak RSS {statistics.median(peaks[name])} MB")
+    print(f"ratio ours / pipeline (whole processes, {n} sentences): "
+          f"{statistics.median(times['ours']) / statistics.median(times['pipeline']):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded")
     parser.add_argument("--sentences", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--whole", action="store_true", help="time whole processes, start-up included")
     args = parser.parse_args()
+    if args.whole:
+        return whole_processes(args.model, args.sentences, args.repeats, args.top_k)
 
     import torch
     from transformers import pipeline

@@ -21,16 +21,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of `command` alone when it is one (`fill-mask` lives in commands/fill_mask.py), else
+    of every command (help, a typo). A command module's imports (scikit-learn, captum, nlpaug…) cost
+    seconds and hundreds of MB that another command never uses, so only the one asked for is imported."""
     parser = OneLineParser(prog="python -m core", description="BERT Playground from the command line.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+    wanted = (command or "").replace("-", "_")
+    for name in [wanted] if wanted in names else names:
+        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse already printed its one-line usage error

@@ -297,6 +297,19 @@ def test_cli_runs_as_a_module_with_one_json_line(wp):
     assert json.loads(out.stdout) == json.loads(json.dumps(M.fill_mask(wp, "the cat [MASK] on the mat .").to_json()))
 
 
+def test_a_command_imports_its_own_module_only_and_help_lists_them_all():
+    """`fill-mask` must not pay for the other commands' libraries (scikit-learn, captum, nlpaug)."""
+    code = ("import sys; from core.cli import build_parser\n"
+            "one = build_parser('fill-mask')._subparsers._group_actions[0].choices\n"
+            "print(sorted(one), sorted(m for m in ('sklearn', 'captum', 'nlpaug') if m in sys.modules))\n"
+            "print(len(build_parser()._subparsers._group_actions[0].choices))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    first, every = out.stdout.splitlines()
+    assert first == "['fill-mask'] []"
+    assert int(every) == len(list((ROOT / "core" / "commands").glob("[a-z]*.py")))
+
+
 def test_cli_fill_mask_json_contract(wp, capsys):
     out = _cli(capsys, "fill-mask", "paris is the [MASK] of france .", "--model", wordpiece_choice(),
                "--top-k", "3", "--json")
