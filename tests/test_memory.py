@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from bench_memory import tour  # noqa: E402
 
-MEASURED_PEAK_MB = 1270  # the quick tour (pages + Layers jobs), bench/RESULTS.md; 2,099 before the fixes
-MEASURED_SETTLED_MB = 1010  # 1,970 before
+MEASURED_PEAK_MB = 1333  # the quick tour (pages + Layers jobs), bench/RESULTS.md; 2,099 before the fixes
+MEASURED_SETTLED_MB = 1022  # 1,970 before
 MARGIN = 1.3
 
 

@@ -157,11 +157,17 @@ def _write_index(loaded, final: Path, reporter: Reporter) -> None:
     sentences, notes = corpus_sentences(CORPUS_SENTENCES)
     sentences, capped = _budget(loaded, sentences)
     notes = [*notes, *capped]
-    layers, sentence, spans, words, tokens = [], [], [], [], []
+    # One int8 block for every row, sized before encoding (a sentence keeps at most its tokens): a
+    # block per sentence would leave thousands of small arrays between the batches' large transient
+    # ones, and the heap could not shrink back after the build.
+    most = sum(len(ids) for ids in loaded.tokenizer(sentences)["input_ids"])
+    stored = np.empty((loaded.config.num_hidden_layers + 1, most, loaded.config.hidden_size), dtype=np.int8)
+    n_rows, sentence, spans, words, tokens = 0, [], [], [], []
     for rows in sentence_rows(loaded, sentences, reporter=SubProgress(reporter, 0, 0.85)):
         text = sentences[rows.index]
         keep = [t for t, (start, end) in enumerate(rows.spans) if _WORDY.search(text[start:end])]
-        layers.append(_quantise(rows.states[:, keep]))
+        stored[:, n_rows:n_rows + len(keep)] = _quantise(rows.states[:, keep])
+        n_rows += len(keep)
         sentence += [rows.index] * len(keep)
         spans += [rows.spans[t] for t in keep]
         words += [rows.word[t] for t in keep]
@@ -175,9 +181,9 @@ def _write_index(loaded, final: Path, reporter: Reporter) -> None:
         notes.append(tagger_missing())
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=final.name + ".tmp"))
-    n_layers = layers[0].shape[0]
-    for layer in range(n_layers):  # one layer in memory at a time, not a second copy of them all
-        np.save(work / f"layer_{layer:02d}.npy", np.concatenate([rows[layer] for rows in layers]))
+    n_layers = stored.shape[0]
+    for layer in range(n_layers):
+        np.save(work / f"layer_{layer:02d}.npy", stored[layer, :n_rows])
     np.savez(work / "rows.npz", sentence=np.asarray(sentence, dtype=np.int32),
              spans=np.asarray(spans, dtype=np.int32), words=np.asarray(words, dtype=np.int32))
     (work / "meta.json").write_text(json.dumps({"model": loaded.choice, "version": VERSION, "sentences": sentences,
