@@ -83,9 +83,9 @@ st.markdown(
 st.info(
     "**What the embedded model shows** (measured here; its encoder is all-MiniLM-L6-v2 with this project's "
     "masked-word training merged in). The two senses of *bank* have cosine 0.97 at layer 0 and "
-    "0.58 at layer 6, while two uses of one sense stay at 0.77. A part-of-speech probe reads 87% at layer 0 (the "
-    "word alone mostly decides), peaks at 90.5% in layer 2 and falls to 87% at the top, as Tenney et al. found for "
-    "BERT's lower-middle layers; the control task falls from 77% to 54%, so **selectivity** (POS − control) "
+    "0.58 at layer 6, while two uses of one sense stay at 0.77. A part-of-speech probe reads 88% at layer 0 (the "
+    "word alone mostly decides), peaks at 91.5% in layer 2 and falls to 89% at the top, as Tenney et al. found for "
+    "BERT's lower-middle layers; the control task falls from 78% to 55%, so **selectivity** (POS − control) "
     "peaks at layer 4: the middle layers hold part of speech that memorising words cannot explain. Sentiment "
     "from [CLS] rises from chance to 71% at layer 5 (a sentence-embedding model, never trained for sentiment)."
 )

@@ -142,6 +142,30 @@ def test_the_neighbours_example_finds_what_the_page_says(embedded, tmp_path, mon
     assert "bank" in words and {"side", "bottom", "end"} & set(words), words
 
 
+def test_the_layers_pages_probe_numbers_are_the_models_own(embedded):
+    """The Layers page's summary quotes the probes of the embedded model: each number is the one the
+    page's own probe run (its default tasks and words) gives."""
+    import ast
+
+    from core.layers.pos import tagger_missing
+    from core.layers.probes import run_probes, selectivity
+
+    if tagger_missing():
+        pytest.skip(tagger_missing())
+    source = (ROOT / "pages" / "layers.py").read_text(encoding="utf-8")
+    summary = next(ast.literal_eval(node.args[0]) for node in ast.walk(ast.parse(source))
+                   if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "info"
+                   and "What the embedded model shows" in ast.literal_eval(node.args[0]))
+    results = run_probes(embedded)
+    pos, control, sentiment = (results[t].accuracy for t in ("pos", "control", "sentiment"))
+    best = max(range(len(pos)), key=pos.__getitem__)
+    claims = [f"reads {pos[0]:.0%} at layer 0", f"peaks at {pos[best]:.1%} in layer {best}",
+              f"falls to {pos[-1]:.0%} at the top", f"falls from {control[0]:.0%} to {control[-1]:.0%}",
+              f"peaks at layer {max(range(len(pos)), key=selectivity(results).__getitem__)}",
+              f"rises from chance to {max(sentiment):.0%} at layer {max(range(len(sentiment)), key=sentiment.__getitem__)}"]
+    assert [c for c in claims if c not in summary] == [], summary
+
+
 def test_the_entities_example_is_tagged_rightly_after_the_pages_default_fine_tune():
     """Named entities with the page's settings for the task (half a minute): the proposed sentence's
     people and place come out as a person would tag them."""
